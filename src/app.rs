@@ -1,0 +1,126 @@
+//! Orchestration: options → configuration → detection → plan → report or run.
+//! The only module that sees all the others.
+
+use crate::cgroup;
+use crate::cli;
+use crate::config::{self, Action, Config, Environment};
+use crate::init::{self, Inherited};
+use crate::limits;
+use crate::log;
+use crate::plan;
+use crate::report::Report;
+use anyhow::Context;
+use serde_json::Value;
+use std::ffi::OsString;
+use std::io::{self, Write};
+
+/// jwrap's exit code when jwrap itself failed (bad option or value, fork failure).
+pub const EXIT_USAGE: i32 = 125;
+
+/// Everything after signals were blocked. Returns the exit code.
+pub fn main(args: Vec<OsString>, inherited: Inherited) -> i32 {
+    let parsed = match cli::parse(args) {
+        Ok(parsed) => parsed,
+        Err(err) => return report_clap_error(&err),
+    };
+    let config = match config::build(parsed, Environment::from_process()) {
+        Ok(config) => config,
+        Err(err) => {
+            log::error(&err.0);
+            return EXIT_USAGE;
+        }
+    };
+    log::set_verbosity(config.verbosity);
+    match run(&config, &inherited) {
+        Ok(code) => code,
+        Err(err) => {
+            // A closed stdout (`jwrap info | head`) is not worth a message.
+            if err.downcast_ref::<io::Error>().map(io::Error::kind) == Some(io::ErrorKind::BrokenPipe) {
+                return 0;
+            }
+            log::error(&format!("{err:#}"));
+            EXIT_USAGE
+        }
+    }
+}
+
+fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
+    // Decided before anything is spawned: the kernel's init has a PID 2 sibling (kthreadd).
+    let kernel_init = config.action == Action::Run && !config.exec && init::is_kernel_init();
+    let detection = cgroup::detect(&config.root);
+    let limits = limits::resolve(
+        &detection,
+        config.memory_override.as_ref(),
+        config.cpus_override.as_ref(),
+    );
+    let plan = (!config.command.is_empty()).then(|| plan::plan(config, &limits));
+
+    if let Action::Info { json } = config.action {
+        let report = Report {
+            root: config.root.prefix(),
+            detection: &detection,
+            limits: &limits,
+            plan: plan.as_ref(),
+            java: Value::Null,
+        };
+        let text = if json {
+            let mut text = serde_json::to_string_pretty(&report.json()).context("cannot encode JSON")?;
+            text.push('\n');
+            text
+        } else {
+            report.table()
+        };
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
+        return Ok(0);
+    }
+
+    for warning in &detection.warnings {
+        log::warn(warning);
+    }
+    let Some(plan) = plan else {
+        return Ok(EXIT_USAGE);
+    };
+    for reason in &plan.reasons {
+        log::info(reason);
+    }
+    if config.exec {
+        let failure = init::exec(&plan.argv, &plan.env, inherited);
+        log::error(&failure.message);
+        return Ok(failure.code);
+    }
+    let code = match init::run(&plan.argv, &plan.env, &config.supervision, inherited) {
+        Ok(exit) => init::exit_code(exit, &config.supervision.success_exits),
+        Err(failure) => {
+            log::error(&failure.message);
+            failure.code
+        }
+    };
+    if kernel_init {
+        log::notice(&format!("the command ended with exit code {code}; powering off"));
+        init::power_off();
+    }
+    Ok(code)
+}
+
+/// `--help` and `--version` go to stdout with exit code 0; every other parse error is a
+/// `jwrap: ` message on stderr with exit code 125.
+fn report_clap_error(err: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let mut stdout = io::stdout().lock();
+            let _ = write!(stdout, "{}", err.render());
+            let _ = stdout.flush();
+            0
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let text = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+            let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+            log::error(&lines.join("\n"));
+            EXIT_USAGE
+        }
+    }
+}

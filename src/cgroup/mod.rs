@@ -1,0 +1,353 @@
+//! Detection: the container's memory and CPU limits, read through a `Root`.
+//!
+//! `detect` reads `/proc/self/mountinfo` and `/proc/self/cgroup`, decides where each controller's
+//! files are (`layout`), then reads the limits there and in every parent cgroup up to the mount
+//! point, keeping the tightest (`v1`, `v2`). Every problem becomes an `Unknown` value plus one
+//! warning that names the file; nothing here fails or panics.
+
+pub mod layout;
+pub mod parse;
+mod v1;
+mod v2;
+
+use crate::limits::{CpuList, Host, Limit, Source};
+use crate::root::{ReadError, Root};
+use layout::{Controller, Layout, Mode, Placement};
+use std::path::Path;
+
+const PROC_SELF_MOUNTINFO: &str = "/proc/self/mountinfo";
+const PROC_SELF_CGROUP: &str = "/proc/self/cgroup";
+const PROC_MEMINFO: &str = "/proc/meminfo";
+const CPU_ONLINE: &str = "/sys/devices/system/cpu/online";
+
+/// Values at or above this many bytes are "no limit" even when the host's memory is unknown:
+/// the v1 "unlimited" values are 2^63 rounded down to a page (4 KiB or 64 KiB).
+const UNLIMITED_FLOOR: u64 = 1 << 62;
+
+/// A number read from one file, for values that are reported but are not limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub value: u64,
+    pub source: Source,
+}
+
+/// Everything detection found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub layout: Layout,
+    pub host: Host,
+    /// The tightest memory limit on the way up the hierarchy.
+    pub memory: Limit<u64>,
+    /// v2 `memory.high` (throttling, not a kill limit).
+    pub memory_high: Option<Limit<u64>>,
+    /// v1 `memory.soft_limit_in_bytes`.
+    pub memory_soft_limit: Option<Limit<u64>>,
+    /// Swap: v2 `memory.swap.max`, v1 `memory.memsw.limit_in_bytes` (memory + swap).
+    pub swap: Option<Limit<u64>>,
+    pub memory_usage: Option<Reading>,
+    pub memory_peak: Option<Reading>,
+    /// The tightest CPU quota ÷ period on the way up, as CPUs.
+    pub cpu: Limit<f64>,
+    pub cpuset: Limit<CpuList>,
+    /// v1 `cpu.shares` or v2 `cpu.weight`: reported, never used as a limit.
+    pub cpu_weight: Option<Reading>,
+    /// One line per problem, each naming its file.
+    pub warnings: Vec<String>,
+}
+
+/// Reads files through the root and keeps the warnings.
+pub(crate) struct Reader<'a> {
+    root: &'a Root,
+    warnings: Vec<String>,
+}
+
+/// What one level of the hierarchy says about a limit.
+pub(crate) enum Level<T> {
+    Limit(T, Source),
+    NoLimit(Source),
+    /// The file is not there, and that is normal at this level.
+    Absent,
+    /// The file is missing where it must exist, unreadable or garbage: the message names it.
+    Bad(String),
+}
+
+impl<'a> Reader<'a> {
+    fn new(root: &'a Root) -> Reader<'a> {
+        Reader {
+            root,
+            warnings: Vec::new(),
+        }
+    }
+
+    pub(crate) fn read(&self, path: &str) -> Result<String, ReadError> {
+        self.root.read(Path::new(path))
+    }
+
+    pub(crate) fn warn(&mut self, message: String) {
+        if !self.warnings.contains(&message) {
+            self.warnings.push(message);
+        }
+    }
+
+    /// `dir/cgroup.controllers` lists `controller`: `Some(true/false)`, `None` if unreadable.
+    pub(crate) fn v2_controller_enabled(&self, dir: &str, controller: Controller) -> Option<bool> {
+        let text = self.read(&format!("{dir}/cgroup.controllers")).ok()?;
+        Some(parse::controller_list(&text).iter().any(|c| c == controller.name()))
+    }
+
+    /// A reported, optional value (usage, peak, weight): absent is fine, garbage is a warning.
+    pub(crate) fn optional_number(&mut self, path: &str) -> Option<Reading> {
+        match self.read(path) {
+            Ok(text) => match parse::single_u64(&text) {
+                Some(value) => Some(Reading {
+                    value,
+                    source: Source::file(path, &text),
+                }),
+                None => {
+                    self.warn(garbage(path, &text));
+                    None
+                }
+            },
+            Err(ReadError::Missing) => None,
+            Err(err) => {
+                self.warn(format!("{path}: {err}; ignored"));
+                None
+            }
+        }
+    }
+
+    /// An optional limit file (`memory.high`, `memory.swap.max`...) at one directory.
+    pub(crate) fn optional_limit(&mut self, path: &str, host_memory: Option<u64>) -> Option<Limit<u64>> {
+        match self.read(path) {
+            Ok(text) => Some(match byte_limit(path, &text, host_memory) {
+                Level::Limit(value, source) => Limit::Set { value, source },
+                Level::NoLimit(source) => Limit::Unlimited {
+                    source: Some(source),
+                },
+                Level::Absent => Limit::Unlimited { source: None },
+                Level::Bad(message) => {
+                    self.warn(message.clone());
+                    Limit::Unknown { reason: message }
+                }
+            }),
+            Err(ReadError::Missing) => None,
+            Err(err) => {
+                let message = format!("{path}: {err}");
+                self.warn(message.clone());
+                Some(Limit::Unknown { reason: message })
+            }
+        }
+    }
+}
+
+/// The message for a file whose text is not what the kernel writes there.
+pub(crate) fn garbage(path: &str, text: &str) -> String {
+    let shown: String = text.trim().chars().take(40).collect();
+    format!("{path}: unexpected content {shown:?}")
+}
+
+/// A memory limit file's text at one level: bytes, or no limit (`max`, `-1`, or at least the
+/// host's memory, which is what the v1 "unlimited" values are).
+pub(crate) fn byte_limit(path: &str, text: &str, host_memory: Option<u64>) -> Level<u64> {
+    match parse::limit_value(text) {
+        Some(parse::LimitValue::Max) => Level::NoLimit(Source::file(path, text)),
+        Some(parse::LimitValue::Value(bytes)) => bytes_level(bytes, Source::file(path, text), host_memory),
+        None => Level::Bad(garbage(path, text)),
+    }
+}
+
+/// A limit of `bytes`, unless it is at least the host's memory: then there is none.
+pub(crate) fn bytes_level(bytes: u64, source: Source, host_memory: Option<u64>) -> Level<u64> {
+    let ceiling = host_memory.unwrap_or(UNLIMITED_FLOOR).min(UNLIMITED_FLOOR);
+    if bytes >= ceiling {
+        Level::NoLimit(source)
+    } else {
+        Level::Limit(bytes, source)
+    }
+}
+
+/// The tightest of the levels' limits. A bad level makes the whole value unknown: a tighter
+/// limit may hide behind it, and jwrap does not guess.
+pub(crate) fn tightest<T: PartialOrd + Copy>(
+    reader: &mut Reader<'_>,
+    levels: Vec<Level<T>>,
+) -> Limit<T> {
+    let mut best: Option<(T, Source)> = None;
+    let mut unlimited_source: Option<Source> = None;
+    let mut bad: Option<String> = None;
+    for level in levels {
+        match level {
+            Level::Limit(value, source) => {
+                if best.as_ref().is_none_or(|(current, _)| value < *current) {
+                    best = Some((value, source));
+                }
+            }
+            Level::NoLimit(source) => {
+                unlimited_source.get_or_insert(source);
+            }
+            Level::Absent => {}
+            Level::Bad(message) => {
+                reader.warn(message.clone());
+                bad.get_or_insert(message);
+            }
+        }
+    }
+    match (bad, best) {
+        (Some(reason), _) => Limit::Unknown { reason },
+        (None, Some((value, source))) => Limit::Set { value, source },
+        (None, None) => Limit::Unlimited {
+            source: unlimited_source,
+        },
+    }
+}
+
+/// Detect the limits of the process whose files `root` holds.
+pub fn detect(root: &Root) -> Detection {
+    let mut reader = Reader::new(root);
+    let host = read_host(&mut reader);
+    let host_memory = host.memory.value();
+
+    let layout = read_layout(&mut reader);
+    for warning in layout.warnings.clone() {
+        reader.warn(warning);
+    }
+    // A missing controller is worth a warning only when some cgroup hierarchy exists; with none
+    // at all, one warning below says so.
+    let missing = |reader: &mut Reader<'_>, what: &str| {
+        let reason = format!("no cgroup {what} controller in /proc/self/cgroup and /proc/self/mountinfo");
+        if layout.mode != Mode::None {
+            reader.warn(reason.clone());
+        }
+        reason
+    };
+
+    let memory_placement = layout.memory.as_ref().map(|p| existing(&mut reader, p));
+    let cpu_placement = layout.cpu.as_ref().map(|p| existing(&mut reader, p));
+    let cpuset_placement = layout.cpuset.as_ref().map(|p| existing(&mut reader, p));
+
+    let memory = match &memory_placement {
+        Some(p) if p.unified => v2::memory(&mut reader, p, host_memory),
+        Some(p) => v1::memory(&mut reader, p, host_memory),
+        None => Limit::Unknown {
+            reason: missing(&mut reader, "memory"),
+        },
+    };
+    let (memory_high, memory_soft_limit, swap, memory_usage, memory_peak) = match &memory_placement
+    {
+        Some(p) if p.unified => {
+            let extras = v2::memory_extras(&mut reader, p, host_memory);
+            (extras.high, None, extras.swap, extras.usage, extras.peak)
+        }
+        Some(p) => {
+            let extras = v1::memory_extras(&mut reader, p, host_memory);
+            (None, extras.high, extras.swap, extras.usage, extras.peak)
+        }
+        None => (None, None, None, None, None),
+    };
+    let (cpu, cpu_weight) = match &cpu_placement {
+        Some(p) if p.unified => (v2::cpu(&mut reader, p), v2::cpu_weight(&mut reader, p)),
+        Some(p) => (v1::cpu(&mut reader, p), v1::cpu_shares(&mut reader, p)),
+        None => (
+            Limit::Unknown {
+                reason: missing(&mut reader, "cpu"),
+            },
+            None,
+        ),
+    };
+    let cpuset = match &cpuset_placement {
+        Some(p) if p.unified => v2::cpuset(&mut reader, p),
+        Some(p) => v1::cpuset(&mut reader, p),
+        None => Limit::Unlimited { source: None },
+    };
+
+    if layout.mode == Mode::None && reader.warnings.iter().all(|w| !w.starts_with("/proc/self")) {
+        reader.warn(
+            "no cgroup hierarchy is mounted (see /proc/self/mountinfo); memory and CPU limits are unknown"
+                .to_string(),
+        );
+    }
+
+    Detection {
+        layout,
+        host,
+        memory,
+        memory_high,
+        memory_soft_limit,
+        swap,
+        memory_usage,
+        memory_peak,
+        cpu,
+        cpuset,
+        cpu_weight,
+        warnings: reader.warnings,
+    }
+}
+
+fn read_layout(reader: &mut Reader<'_>) -> Layout {
+    let mut text_of = |path: &str| match reader.read(path) {
+        Ok(text) => Some(text),
+        Err(err) => {
+            reader.warn(format!("{path}: {err}; memory and CPU limits are unknown"));
+            None
+        }
+    };
+    let mountinfo = text_of(PROC_SELF_MOUNTINFO);
+    let cgroup = text_of(PROC_SELF_CGROUP);
+    match (mountinfo, cgroup) {
+        (Some(mountinfo), Some(cgroup)) => {
+            layout::layout(&parse::cgroup_mounts(&mountinfo), &parse::memberships(&cgroup))
+        }
+        _ => layout::layout(&[], &[]),
+    }
+}
+
+/// The placement itself, or its mount point when the process's directory is not there (the
+/// process was moved, or the path names a cgroup this mount namespace cannot see).
+fn existing(reader: &mut Reader<'_>, placement: &Placement) -> Placement {
+    if reader.root.is_dir(Path::new(&placement.dir)) {
+        return placement.clone();
+    }
+    reader.warn(format!(
+        "{}: no such cgroup directory; reading the mount point {}",
+        placement.dir, placement.mount_point
+    ));
+    Placement {
+        dir: placement.mount_point.clone(),
+        ..placement.clone()
+    }
+}
+
+fn read_host(reader: &mut Reader<'_>) -> Host {
+    let memory = match reader.read(PROC_MEMINFO) {
+        Ok(text) => match parse::meminfo_total(&text) {
+            Some(bytes) if bytes > 0 => Limit::Set {
+                value: bytes,
+                source: Source::file(PROC_MEMINFO, &format!("MemTotal {bytes}")),
+            },
+            _ => Limit::Unknown {
+                reason: format!("{PROC_MEMINFO}: no MemTotal line"),
+            },
+        },
+        Err(err) => Limit::Unknown {
+            reason: format!("{PROC_MEMINFO}: {err}"),
+        },
+    };
+    let cpus = match reader.read(CPU_ONLINE) {
+        Ok(text) => match parse::cpu_list_count(&text) {
+            Some(count) if count > 0 => Limit::Set {
+                value: count,
+                source: Source::file(CPU_ONLINE, &text),
+            },
+            _ => Limit::Unknown {
+                reason: garbage(CPU_ONLINE, &text),
+            },
+        },
+        Err(err) => Limit::Unknown {
+            reason: format!("{CPU_ONLINE}: {err}"),
+        },
+    };
+    for reason in [memory.reason(), cpus.reason()].into_iter().flatten() {
+        reader.warn(reason.to_string());
+    }
+    Host { memory, cpus }
+}

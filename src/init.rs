@@ -1,0 +1,687 @@
+//! The init: run COMMAND as a child, forward signals to it, reap zombies, escalate and drain.
+//!
+//! It reads top to bottom in the order things happen:
+//!
+//! 1. `block_signals` — the very first thing `main` does, before options are parsed or limits
+//!    detected, so a SIGTERM that arrives during start-up stays pending and is forwarded later.
+//! 2. `spawn` — the child gets its own process group, the terminal's foreground when jwrap has
+//!    it, exactly the signal mask and ignored signals jwrap inherited, and none of jwrap's files.
+//! 3. `Supervisor::run` — one loop: wait for a signal or a deadline, forward, reap, and once the
+//!    main child is gone, drain what is left of its processes, then return its status.
+//!
+//! After the child is spawned nothing here may end jwrap early or panic: while the child lives,
+//! a dead init takes the container down. A failed forward or wait is a warning, and the loop goes
+//! on.
+//!
+//! Job control: the child's group owns the terminal, so Ctrl-C and Ctrl-Z from a terminal go to
+//! the child, not to jwrap. SIGTSTP, SIGTTIN and SIGTTOU sent to jwrap are forwarded like any
+//! other signal; jwrap itself never stops on them. When the child is stopped by one of them:
+//! * not PID 1 (a shell started jwrap): jwrap stops itself too, so the shell sees the job as
+//!   stopped; `fg` or `bg` continues jwrap, which continues the child and, on `fg`, hands the
+//!   terminal back to it;
+//! * PID 1 (a container): nobody could resume the child, so a stop that jwrap did not forward
+//!   (Ctrl-Z on `docker run -it`) is undone at once with SIGCONT; Ctrl-Z then does what it does
+//!   to an app that is PID 1 itself: nothing. A stop signal sent to jwrap on purpose
+//!   (`docker kill -s TSTP`) is forwarded and respected.
+
+use crate::config::Supervision;
+use crate::log;
+use crate::signals::{rewritten, signal_name};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, getpid, getppid};
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// What jwrap inherited and must hand on to the child unchanged.
+#[derive(Debug, Clone)]
+pub struct Inherited {
+    mask: SigSet,
+    /// SIGPIPE was ignored when jwrap started. Rust's `Command` resets SIGPIPE to the default in
+    /// every child, so an inherited "ignore" has to be put back.
+    sigpipe_ignored: bool,
+}
+
+impl Inherited {
+    /// The signal mask jwrap started with.
+    pub fn mask(&self) -> &SigSet {
+        &self.mask
+    }
+}
+
+/// Block every signal, and return what was inherited.
+///
+/// Blocked signals stay pending until the loop reads them from a signalfd. The kernel's own
+/// fault signals (a real SIGSEGV in jwrap) are still fatal even when blocked; the same signals
+/// sent with kill(2) are merely forwarded, so they cannot kill jwrap and orphan the child.
+pub fn block_signals() -> Inherited {
+    let mut mask = SigSet::empty();
+    // pthread_sigmask only fails for an invalid `how`; there is nothing to do if it did.
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut mask));
+    Inherited {
+        mask,
+        sigpipe_ignored: sigpipe_is_ignored(),
+    }
+}
+
+fn sigpipe_is_ignored() -> bool {
+    // SAFETY: a query (no new action); `old` is a valid, zeroed sigaction.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// How the main child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildExit {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ChildExit {
+    /// The shell's convention: the exit code, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ChildExit::Exited(code) => code,
+            ChildExit::Signaled(signal) => 128 + signal,
+        }
+    }
+}
+
+/// jwrap's exit code for a child that ended with `exit`: its code or 128 + signal, or 0 when
+/// that code was listed with `--success-exit`.
+pub fn exit_code(exit: ChildExit, success_exits: &[i32]) -> i32 {
+    let code = exit.code();
+    if success_exits.contains(&code) { 0 } else { code }
+}
+
+/// Why COMMAND did not start: exit code 127 when it was not found, 126 when it was found but
+/// could not be executed, 125 when jwrap could not fork.
+#[derive(Debug)]
+pub struct SpawnError {
+    pub code: i32,
+    pub message: String,
+}
+
+fn spawn_error(program: &OsStr, err: &io::Error) -> SpawnError {
+    let reason = err.to_string();
+    let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
+    let code = match err.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => 127,
+        Some(libc::EACCES) | Some(libc::ENOEXEC) | Some(libc::EISDIR) | Some(libc::EPERM)
+        | Some(libc::ETXTBSY) | Some(libc::ELOOP) | Some(libc::ENAMETOOLONG) => 126,
+        Some(libc::EAGAIN) | Some(libc::ENOMEM) => 125,
+        _ => 126,
+    };
+    SpawnError {
+        code,
+        message: format!("cannot run {}: {reason}", program.to_string_lossy()),
+    }
+}
+
+/// A command ready to start: its argv and the variables to set for it. With `take_terminal`,
+/// the child makes its own process group the terminal's foreground before it execs.
+fn command(
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    inherited: &Inherited,
+    take_terminal: bool,
+) -> Command {
+    let (program, args) = match argv.split_first() {
+        Some((program, args)) => (program.as_os_str(), args),
+        None => (OsStr::new(""), &[][..]),
+    };
+    let mut command = Command::new(program);
+    command.args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mask = inherited.mask;
+    let sigpipe_ignored = inherited.sigpipe_ignored;
+    // SAFETY: runs in the child between fork and exec (or just before exec with `--exec`); it
+    // calls only async-signal-safe functions and does not allocate.
+    unsafe {
+        command.pre_exec(move || {
+            // std has already put the child in its own group. SIGTTOU is still blocked, which
+            // is what lets a group that is not yet in the foreground take the terminal.
+            if take_terminal {
+                libc::tcsetpgrp(0, libc::getpgrp());
+            }
+            if sigpipe_ignored {
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            }
+            libc::pthread_sigmask(libc::SIG_SETMASK, mask.as_ref(), std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    command
+}
+
+/// `--exec`: replace jwrap with the command. Returns only if that failed.
+pub fn exec(argv: &[OsString], env: &[(OsString, OsString)], inherited: &Inherited) -> SpawnError {
+    let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
+    let err = command(argv, env, inherited, false).exec();
+    spawn_error(program, &err)
+}
+
+/// Whether stdin is a terminal whose foreground process group is jwrap's: then the child takes
+/// the foreground, so keys like Ctrl-C reach it. A jwrap started in the background leaves the
+/// terminal alone.
+fn owns_terminal() -> bool {
+    // SAFETY: plain queries on fd 0.
+    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
+}
+
+/// Start the child in its own process group (and the terminal's foreground when jwrap holds it).
+fn spawn(argv: &[OsString], env: &[(OsString, OsString)], inherited: &Inherited) -> Result<Pid, SpawnError> {
+    let mut child = command(argv, env, inherited, owns_terminal());
+    child.process_group(0);
+    let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
+    match child.spawn() {
+        Ok(handle) => Ok(Pid::from_raw(handle.id() as i32)),
+        Err(err) => Err(spawn_error(program, &err)),
+    }
+}
+
+/// Run the command under the init and return how it ended, once it and what it left behind
+/// are gone (or have been killed after `--drain-timeout`).
+pub fn run(
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    supervision: &Supervision,
+    inherited: &Inherited,
+) -> Result<ChildExit, SpawnError> {
+    let is_pid1 = getpid().as_raw() == 1;
+    // Orphans of the child's processes must come to jwrap to be reaped (PID 1 gets them anyway).
+    if !is_pid1 {
+        if let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
+            log::warn(&format!("cannot become a child subreaper ({err}); orphans will not be reaped by jwrap"));
+        }
+    }
+    let parent_died = match supervision.pdeath_signal {
+        Some(signal) => watch_parent(signal),
+        None => false,
+    };
+    let signals = match SignalFd::with_flags(&SigSet::all(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+        Ok(fd) => fd,
+        Err(err) => {
+            return Err(SpawnError {
+                code: 125,
+                message: format!("cannot create a signalfd: {err}"),
+            });
+        }
+    };
+    let child = spawn(argv, env, inherited)?;
+    log::info(&format!(
+        "started {} as pid {child}{}",
+        argv.first().map(|p| p.to_string_lossy()).unwrap_or_default(),
+        if is_pid1 { " (jwrap is PID 1)" } else { "" }
+    ));
+    let mut supervisor = Supervisor::new(child, supervision, is_pid1, signals);
+    if parent_died {
+        if let Some(signal) = supervision.pdeath_signal {
+            log::info("the parent was gone before jwrap started watching it");
+            supervisor.on_signal(signal, 0);
+        }
+    }
+    Ok(supervisor.run())
+}
+
+/// `--pdeath-signal`: ask the kernel to send SIG when the parent dies. Returns true when the
+/// parent already died before the request took effect.
+fn watch_parent(signal: i32) -> bool {
+    let parent = getppid();
+    // The signal number was validated (1-64); the kernel checks it again.
+    // SAFETY: prctl(PR_SET_PDEATHSIG, signal) takes plain integers.
+    let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) };
+    if rc != 0 {
+        log::warn(&format!(
+            "cannot watch the parent process: {}",
+            io::Error::last_os_error()
+        ));
+        return false;
+    }
+    getppid() != parent
+}
+
+/// The main loop's state.
+struct Supervisor<'a> {
+    child: Pid,
+    options: &'a Supervision,
+    is_pid1: bool,
+    signals: SignalFd,
+    /// Set once the main child has been reaped.
+    exit: Option<ChildExit>,
+    /// `--kill-after`: when to SIGKILL the group after a forwarded TERM/INT/QUIT.
+    kill_at: Option<Instant>,
+    /// `--term-delay`: a held SIGTERM (already rewritten) and when to deliver it.
+    held_term: Option<(Instant, i32)>,
+    /// The first SIGTERM has been seen (only that one is held).
+    term_seen: bool,
+    /// jwrap forwarded a stop signal that has not been followed by SIGCONT.
+    stop_requested: bool,
+    /// Draining: when to SIGKILL what is left, and who already got SIGTERM.
+    drain_until: Option<Instant>,
+    drained: HashSet<i32>,
+    /// No child of jwrap is left (waitpid said ECHILD).
+    no_children: bool,
+    /// Forward errors already reported, so a signal storm cannot flood stderr.
+    reported: HashSet<i32>,
+}
+
+const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
+const TERMINAL_STOPS: [i32; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+/// After the final SIGKILL, how long to wait for the killed processes to be reaped.
+const KILL_REAP_GRACE: Duration = Duration::from_secs(1);
+
+impl<'a> Supervisor<'a> {
+    fn new(child: Pid, options: &'a Supervision, is_pid1: bool, signals: SignalFd) -> Supervisor<'a> {
+        Supervisor {
+            child,
+            options,
+            is_pid1,
+            signals,
+            exit: None,
+            kill_at: None,
+            held_term: None,
+            term_seen: false,
+            stop_requested: false,
+            drain_until: None,
+            drained: HashSet::new(),
+            no_children: false,
+            reported: HashSet::new(),
+        }
+    }
+
+    fn run(&mut self) -> ChildExit {
+        loop {
+            // Wait for one or more signals, or the next deadline.
+            self.wait_for_signals();
+            // Forward what arrived (SIGCHLD only wakes the reaper).
+            self.read_signals();
+            // Act on deadlines: a held SIGTERM, --kill-after, the end of draining.
+            self.fire_deadlines();
+            // Reap every child that has exited: the main one, and adopted orphans.
+            self.reap();
+            // Once the main child is gone: drain its leftovers, then report its status.
+            if let Some(exit) = self.exit {
+                if self.drain_until.is_none() {
+                    self.start_drain();
+                }
+                if self.no_children || self.options.drain_timeout.is_zero() {
+                    return exit;
+                }
+                if self.drain_until.is_some_and(|until| Instant::now() >= until) {
+                    self.kill_leftovers();
+                    return exit;
+                }
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.kill_at, self.held_term.map(|(at, _)| at), self.drain_until]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn wait_for_signals(&self) {
+        let timeout = match self.next_deadline() {
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                // Round up, so the deadline has passed when poll returns.
+                let millis = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(err) => {
+                log::warn(&format!("poll failed: {err}"));
+                // Do not spin if poll keeps failing; reaping still happens below.
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    fn read_signals(&mut self) {
+        loop {
+            match self.signals.read_signal() {
+                Ok(Some(info)) => {
+                    let signal = info.ssi_signo as i32;
+                    if signal == libc::SIGCHLD {
+                        continue;
+                    }
+                    // A signal jwrap caused itself (SIGPIPE from writing to a closed stderr)
+                    // is not the child's business.
+                    if info.ssi_pid != 0 && info.ssi_pid as i32 == getpid().as_raw() {
+                        continue;
+                    }
+                    self.on_signal(signal, info.ssi_pid as i32);
+                }
+                Ok(None) | Err(Errno::EAGAIN) => break,
+                Err(Errno::EINTR) => continue,
+                Err(err) => {
+                    log::warn(&format!("reading signals failed: {err}"));
+                    break;
+                }
+            }
+        }
+    }
+
+    /// A signal arrived for jwrap: rewrite it, hold it, or forward it.
+    fn on_signal(&mut self, received: i32, sender: i32) {
+        let Some(signal) = rewritten(&self.options.rewrites, received) else {
+            log::info(&format!("dropped {} (rewritten to 0)", signal_name(received)));
+            return;
+        };
+        if received == libc::SIGCONT && !self.is_pid1 {
+            self.stop_requested = false;
+            self.take_terminal_back();
+        }
+        if received == libc::SIGTERM && !self.options.term_delay.is_zero() && self.exit.is_none() {
+            match self.held_term.take() {
+                // A second SIGTERM during the delay: the sender insists; deliver now.
+                Some(_) => {}
+                None if !self.term_seen => {
+                    self.term_seen = true;
+                    log::info(&format!(
+                        "holding SIGTERM for {:?} (--term-delay) before forwarding it",
+                        self.options.term_delay
+                    ));
+                    self.held_term = Some((Instant::now() + self.options.term_delay, signal));
+                    return;
+                }
+                None => {}
+            }
+        }
+        self.term_seen |= received == libc::SIGTERM;
+        if sender > 0 {
+            log::info(&format!("received {} from pid {sender}", signal_name(received)));
+        }
+        self.forward(signal);
+    }
+
+    fn forward(&mut self, signal: i32) {
+        if TERMINAL_STOPS.contains(&signal) || signal == libc::SIGSTOP {
+            self.stop_requested = true;
+        } else if signal == libc::SIGCONT {
+            self.stop_requested = false;
+        }
+        let target = self.target();
+        match send(target, signal) {
+            Ok(()) => log::info(&format!("forwarded {} to {}", signal_name(signal), describe(target))),
+            // The child left its process group (setsid, setpgid): reach it directly.
+            Err(Errno::ESRCH) if target < 0 && self.exit.is_none() => {
+                if let Err(err) = send(self.child.as_raw(), signal) {
+                    self.report_forward_error(signal, err);
+                }
+            }
+            Err(err) => self.report_forward_error(signal, err),
+        }
+        if TERMINATING.contains(&signal) && self.exit.is_none() && self.kill_at.is_none() {
+            if let Some(after) = self.options.kill_after {
+                self.kill_at = Some(Instant::now() + after);
+            }
+        }
+    }
+
+    fn report_forward_error(&mut self, signal: i32, err: Errno) {
+        if err == Errno::ESRCH {
+            log::info(&format!("{} not forwarded: no such process", signal_name(signal)));
+        } else if self.reported.insert(err as i32) || log::is_verbose() {
+            log::warn(&format!("forwarding {} failed: {err}", signal_name(signal)));
+        }
+    }
+
+    /// The child's process group (negative pid), or the child itself with `--single-child`.
+    fn target(&self) -> i32 {
+        if self.options.single_child {
+            self.child.as_raw()
+        } else {
+            -self.child.as_raw()
+        }
+    }
+
+    fn fire_deadlines(&mut self) {
+        let now = Instant::now();
+        if let Some((at, signal)) = self.held_term {
+            if now >= at {
+                self.held_term = None;
+                self.forward(signal);
+            }
+        }
+        if let Some(at) = self.kill_at {
+            if now >= at && self.exit.is_none() {
+                self.kill_at = None;
+                log::warn(&format!(
+                    "the command did not exit within {:?} (--kill-after); sending SIGKILL",
+                    self.options.kill_after.unwrap_or_default()
+                ));
+                let _ = send(-self.child.as_raw(), libc::SIGKILL);
+                let _ = send(self.child.as_raw(), libc::SIGKILL);
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(WaitStatus::Exited(pid, code)) => self.on_exit(pid, ChildExit::Exited(code)),
+                Ok(WaitStatus::Signaled(pid, signal, _)) => {
+                    self.on_exit(pid, ChildExit::Signaled(signal as i32))
+                }
+                Ok(WaitStatus::Stopped(pid, signal)) if pid == self.child => {
+                    self.on_child_stopped(signal as i32)
+                }
+                Ok(_) => {}
+                Err(Errno::EINTR) => {}
+                Err(Errno::ECHILD) => {
+                    self.no_children = true;
+                    break;
+                }
+                Err(err) => {
+                    log::warn(&format!("waitpid failed: {err}"));
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_exit(&mut self, pid: Pid, exit: ChildExit) {
+        if pid == self.child {
+            log::info(&format!("the command (pid {pid}) ended: {}", describe_exit(exit)));
+            self.exit = Some(exit);
+        } else {
+            log::info(&format!("reaped pid {pid}: {}", describe_exit(exit)));
+        }
+    }
+
+    /// See the module comment: mirror the stop for a shell, or undo it as PID 1.
+    fn on_child_stopped(&mut self, signal: i32) {
+        if !TERMINAL_STOPS.contains(&signal) {
+            return;
+        }
+        if self.is_pid1 {
+            if !self.stop_requested {
+                log::info(&format!(
+                    "the command was stopped by {} with no shell to resume it; continuing it",
+                    signal_name(signal)
+                ));
+                let _ = send(self.target(), libc::SIGCONT);
+            }
+        } else {
+            log::info("the command was stopped; stopping jwrap too, for the shell's job control");
+            // SIGSTOP cannot be blocked; jwrap resumes here when the shell sends SIGCONT.
+            let _ = send(getpid().as_raw(), libc::SIGSTOP);
+        }
+    }
+
+    /// After `fg`, the shell gave the terminal to jwrap's group: pass it on to the child's.
+    fn take_terminal_back(&self) {
+        if owns_terminal() {
+            // SAFETY: plain call; SIGTTOU is blocked in jwrap.
+            unsafe {
+                libc::tcsetpgrp(0, self.child.as_raw());
+            }
+        }
+    }
+
+    /// The main child has exited: SIGTERM what is left of its group and every adopted orphan.
+    fn start_drain(&mut self) {
+        let timeout = self.options.drain_timeout;
+        self.drain_until = Some(Instant::now() + timeout);
+        self.kill_at = None;
+        self.held_term = None;
+        if timeout.is_zero() {
+            return;
+        }
+        self.reap();
+        if self.no_children {
+            return;
+        }
+        log::info(&format!(
+            "draining: SIGTERM to what the command left behind, SIGKILL after {timeout:?}"
+        ));
+        self.terminate_leftovers();
+    }
+
+    fn terminate_leftovers(&mut self) {
+        let _ = send(-self.child.as_raw(), libc::SIGTERM);
+        let _ = send(-self.child.as_raw(), libc::SIGCONT);
+        for pid in own_children() {
+            if self.drained.insert(pid) {
+                let _ = send(pid, libc::SIGTERM);
+                let _ = send(pid, libc::SIGCONT);
+            }
+        }
+    }
+
+    /// The drain timeout passed: SIGKILL everything left and reap it.
+    fn kill_leftovers(&mut self) {
+        let left = own_children();
+        log::warn(&format!(
+            "{} process(es) still running {:?} after the command exited (--drain-timeout); sending SIGKILL",
+            left.len().max(1),
+            self.options.drain_timeout
+        ));
+        let _ = send(-self.child.as_raw(), libc::SIGKILL);
+        for pid in left {
+            let _ = send(pid, libc::SIGKILL);
+        }
+        let until = Instant::now() + KILL_REAP_GRACE;
+        while !self.no_children && Instant::now() < until {
+            self.reap();
+            if !self.no_children {
+                std::thread::sleep(Duration::from_millis(5));
+                // Orphans of killed processes come to jwrap and need the same treatment.
+                for pid in own_children() {
+                    let _ = send(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+/// jwrap's own children (the main child and adopted orphans), from /proc.
+fn own_children() -> Vec<i32> {
+    let me = getpid().as_raw();
+    let listed = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"));
+    match listed {
+        Ok(text) => text.split_whitespace().filter_map(|pid| pid.parse().ok()).collect(),
+        // Kernels without CONFIG_PROC_CHILDREN: scan every process's parent.
+        Err(_) => scan_children(me),
+    }
+}
+
+fn scan_children(parent: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // The name in parentheses may contain spaces: parse after the last ')'.
+                    let after = &stat[stat.rfind(')')? + 1..];
+                    after.split_whitespace().nth(1)?.parse::<i32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
+}
+
+/// kill(2) with a raw signal number: real-time signals have no `nix::Signal`.
+fn send(target: i32, signal: i32) -> Result<(), Errno> {
+    // SAFETY: kill takes plain integers.
+    let rc = unsafe { libc::kill(target, signal) };
+    if rc == 0 { Ok(()) } else { Err(Errno::last()) }
+}
+
+fn describe(target: i32) -> String {
+    if target < 0 {
+        format!("process group {}", -target)
+    } else {
+        format!("pid {target}")
+    }
+}
+
+fn describe_exit(exit: ChildExit) -> String {
+    match exit {
+        ChildExit::Exited(code) => format!("exit code {code}"),
+        ChildExit::Signaled(signal) => format!("killed by {}", signal_name(signal)),
+    }
+}
+
+/// Whether jwrap is the kernel's own init (started by `init=`/`rdinit=`), not PID 1 of a
+/// container. Call it before spawning: only the kernel's init finds a process with PID 2
+/// (kthreadd) already there; a new PID namespace has none until jwrap's child.
+pub fn is_kernel_init() -> bool {
+    getpid().as_raw() == 1 && matches!(send(2, 0), Ok(()) | Err(Errno::EPERM))
+}
+
+/// The kernel panics when its init exits; power the machine off cleanly instead.
+pub fn power_off() {
+    nix::unistd::sync();
+    let Err(err) = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF);
+    log::warn(&format!("cannot power off: {err}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(exit_code(ChildExit::Exited(3), &[]), 3);
+        assert_eq!(exit_code(ChildExit::Signaled(libc::SIGTERM), &[]), 143);
+        assert_eq!(exit_code(ChildExit::Signaled(libc::SIGTERM), &[143]), 0);
+        assert_eq!(exit_code(ChildExit::Exited(143), &[143]), 0);
+        assert_eq!(exit_code(ChildExit::Exited(1), &[143]), 1);
+    }
+
+    #[test]
+    fn spawn_errors_map_to_126_and_127() {
+        let missing = io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(spawn_error(OsStr::new("x"), &missing).code, 127);
+        let denied = io::Error::from_raw_os_error(libc::EACCES);
+        let err = spawn_error(OsStr::new("x"), &denied);
+        assert_eq!(err.code, 126);
+        assert_eq!(err.message, "cannot run x: Permission denied");
+    }
+}

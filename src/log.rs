@@ -1,0 +1,74 @@
+//! jwrap's own messages: stderr only (stdout belongs to the child), each line `jwrap: ...`.
+//!
+//! The level is set once, from the configuration, before anything is logged. A write error
+//! (stderr closed or a full pipe) is ignored: losing a message must never stop the init.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// `-q`: errors only.
+    Quiet = 0,
+    /// Warnings and errors.
+    Normal = 1,
+    /// `-v`: every decision too.
+    Verbose = 2,
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Verbosity::Normal as u8);
+
+pub fn set_verbosity(verbosity: Verbosity) {
+    LEVEL.store(verbosity as u8, Ordering::Relaxed);
+}
+
+pub fn verbosity() -> Verbosity {
+    match LEVEL.load(Ordering::Relaxed) {
+        0 => Verbosity::Quiet,
+        1 => Verbosity::Normal,
+        _ => Verbosity::Verbose,
+    }
+}
+
+/// Always shown: jwrap itself failed.
+pub fn error(message: &str) {
+    emit("", message);
+}
+
+/// Shown unless `-q`.
+pub fn warn(message: &str) {
+    if verbosity() >= Verbosity::Normal {
+        emit("warning: ", message);
+    }
+}
+
+/// Shown with `-v`.
+pub fn info(message: &str) {
+    if verbosity() >= Verbosity::Verbose {
+        emit("", message);
+    }
+}
+
+pub fn is_verbose() -> bool {
+    verbosity() >= Verbosity::Verbose
+}
+
+/// Shown unless `-q`, without a `warning:` tag: a report the user asked for implicitly (the
+/// explanation of an out-of-memory kill).
+pub fn notice(message: &str) {
+    if verbosity() >= Verbosity::Normal {
+        emit("", message);
+    }
+}
+
+fn emit(tag: &str, message: &str) {
+    let mut text = String::with_capacity(message.len() + 16);
+    for line in message.lines() {
+        text.push_str("jwrap: ");
+        text.push_str(tag);
+        text.push_str(line);
+        text.push('\n');
+    }
+    // One write per message, so lines from jwrap and the child do not interleave mid-line.
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}

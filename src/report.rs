@@ -1,0 +1,288 @@
+//! `jwrap info`: what was detected, where each number came from, and what would be done.
+//! A table for people, JSON for tools (the keys in SPEC.md keep their meaning).
+
+use crate::cgroup::layout::{Mode, Placement};
+use crate::cgroup::{Detection, Reading};
+use crate::limits::{Limit, Limits, Source};
+use crate::plan::Plan;
+use crate::units::{human_bytes, human_cpus};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// Everything `info` shows.
+pub struct Report<'a> {
+    pub root: &'a Path,
+    pub detection: &'a Detection,
+    pub limits: &'a Limits,
+    /// Present when `info` was given a command.
+    pub plan: Option<&'a Plan>,
+    /// The Java facts (`null` in JSON when there is no Java command).
+    pub java: Value,
+}
+
+fn source_text(source: Option<&Source>) -> Value {
+    source.map_or(Value::Null, |s| Value::String(s.origin().to_string()))
+}
+
+fn bytes_or_null(limit: Option<&Limit<u64>>) -> Value {
+    limit.and_then(Limit::value).map_or(Value::Null, |bytes| json!(bytes))
+}
+
+fn reading_value(reading: Option<&Reading>) -> Value {
+    reading.map_or(Value::Null, |r| json!(r.value))
+}
+
+fn dir_of(placement: Option<&Placement>) -> Value {
+    placement.map_or(Value::Null, |p| Value::String(p.dir.clone()))
+}
+
+impl Report<'_> {
+    pub fn json(&self) -> Value {
+        let d = self.detection;
+        let l = self.limits;
+        let command = self.plan.map(|plan| {
+            json!({
+                "argv": plan.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(),
+                "env": plan.env.iter().map(|(k, v)| json!({
+                    "name": k.to_string_lossy(),
+                    "value": v.to_string_lossy(),
+                })).collect::<Vec<_>>(),
+                "reasons": plan.reasons,
+            })
+        });
+        json!({
+            "root": self.root.to_string_lossy(),
+            "cgroup": {
+                "version": d.layout.mode.version(),
+                "mode": d.layout.mode,
+                "memory_dir": dir_of(d.layout.memory.as_ref()),
+                "cpu_dir": dir_of(d.layout.cpu.as_ref()),
+                "cpuset_dir": dir_of(d.layout.cpuset.as_ref()),
+            },
+            "memory": {
+                "limit_bytes": l.memory.value(),
+                "source": source_text(l.memory.source()),
+                "state": l.memory.state(),
+                "reason": l.memory.reason(),
+                "detected_bytes": d.memory.value(),
+                "detected_source": source_text(d.memory.source()),
+                "high_bytes": bytes_or_null(d.memory_high.as_ref()),
+                "soft_limit_bytes": bytes_or_null(d.memory_soft_limit.as_ref()),
+                "swap_limit_bytes": bytes_or_null(d.swap.as_ref()),
+                "usage_bytes": reading_value(d.memory_usage.as_ref()),
+                "peak_bytes": reading_value(d.memory_peak.as_ref()),
+            },
+            "cpu": {
+                "limit": l.cpu.value(),
+                "source": source_text(l.cpu.source()),
+                "state": l.cpu.state(),
+                "reason": l.cpu.reason(),
+                "effective": l.effective_cpus,
+                "cpuset": d.cpuset.value().map(|set| set.list),
+                "cpuset_cpus": d.cpuset.value().map(|set| set.count),
+                "cpuset_source": source_text(d.cpuset.source()),
+                "weight": reading_value(d.cpu_weight.as_ref()),
+                "weight_source": source_text(d.cpu_weight.as_ref().map(|r| &r.source)),
+            },
+            "host": {
+                "memory_bytes": d.host.memory.value(),
+                "memory_source": source_text(d.host.memory.source()),
+                "cpus": d.host.cpus.value(),
+                "cpus_source": source_text(d.host.cpus.source()),
+            },
+            "java": self.java,
+            "jvm_flags": self.plan.map(|p| p.jvm_flags.clone()).unwrap_or_default(),
+            "command": command,
+            "warnings": d.warnings,
+        })
+    }
+
+    pub fn table(&self) -> String {
+        let d = self.detection;
+        let l = self.limits;
+        let mut rows: Vec<Row> = Vec::new();
+        let cgroup = match d.layout.mode {
+            Mode::None => "none found: no cgroup hierarchy in /proc/self/mountinfo".to_string(),
+            Mode::V1 => "v1".to_string(),
+            Mode::V2 => "v2".to_string(),
+            Mode::Hybrid => "v1 (hybrid: v1 controllers, cgroup2 also mounted)".to_string(),
+        };
+        rows.push(Row::new("cgroup", cgroup, "/proc/self/mountinfo, /proc/self/cgroup"));
+        for (name, placement) in [
+            ("  memory dir", &d.layout.memory),
+            ("  cpu dir", &d.layout.cpu),
+            ("  cpuset dir", &d.layout.cpuset),
+        ] {
+            if let Some(p) = placement {
+                rows.push(Row::new(name, p.dir.clone(), ""));
+            }
+        }
+        rows.push(limit_row("memory limit", &l.memory, |b| human_bytes(*b)));
+        for (name, limit) in [
+            ("  memory.high", &d.memory_high),
+            ("  soft limit", &d.memory_soft_limit),
+            ("  swap limit", &d.swap),
+        ] {
+            if let Some(limit) = limit {
+                rows.push(limit_row(name, limit, |b| human_bytes(*b)));
+            }
+        }
+        for (name, reading) in [("  usage", &d.memory_usage), ("  peak", &d.memory_peak)] {
+            if let Some(r) = reading {
+                rows.push(Row::new(name, human_bytes(r.value), r.source.origin()));
+            }
+        }
+        rows.push(limit_row("cpu limit", &l.cpu, |cpus| format!("{} CPUs", human_cpus(*cpus))));
+        rows.push(limit_row("cpuset", &d.cpuset, |set| format!("{} ({} CPUs)", set.list, set.count)));
+        if let Some(weight) = &d.cpu_weight {
+            rows.push(Row::new(
+                "cpu weight",
+                format!("{} (shares and weights are not limits)", weight.value),
+                weight.source.origin(),
+            ));
+        }
+        rows.push(Row::new(
+            "effective cpus",
+            l.effective_cpus.to_string(),
+            "smallest of host CPUs, cpuset and the rounded-up cpu limit",
+        ));
+        rows.push(limit_row("host memory", &d.host.memory, |b| human_bytes(*b)));
+        rows.push(limit_row("host cpus", &d.host.cpus, |n| n.to_string()));
+        if let Some(plan) = self.plan {
+            rows.extend(plan_rows(plan, &self.java));
+        }
+        let mut out = render(&rows);
+        for warning in &d.warnings {
+            out.push_str(&format!("warning: {warning}\n"));
+        }
+        out
+    }
+}
+
+fn plan_rows(plan: &Plan, java: &Value) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if let Some(fields) = java.as_object() {
+        for (key, value) in fields {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Null => "-".to_string(),
+                other => other.to_string(),
+            };
+            rows.push(Row::new(&format!("java {key}"), text, ""));
+        }
+    }
+    let flags = if plan.jvm_flags.is_empty() {
+        "(none)".to_string()
+    } else {
+        plan.jvm_flags.join(" ")
+    };
+    rows.push(Row::new("jvm flags", flags, ""));
+    for reason in &plan.reasons {
+        rows.push(Row::new("  why", reason.clone(), ""));
+    }
+    let argv: Vec<String> = plan.argv.iter().map(|a| shell_word(&a.to_string_lossy())).collect();
+    rows.push(Row::new("command", argv.join(" "), ""));
+    for (name, value) in &plan.env {
+        rows.push(Row::new(
+            "  env",
+            format!("{}={}", name.to_string_lossy(), value.to_string_lossy()),
+            "",
+        ));
+    }
+    rows
+}
+
+/// A word as a shell would need it quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_=./:@%+,".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    value: String,
+    source: String,
+}
+
+impl Row {
+    fn new(name: &str, value: String, source: &str) -> Row {
+        Row {
+            name: name.to_string(),
+            value,
+            source: source.to_string(),
+        }
+    }
+}
+
+fn limit_row<T: Clone>(name: &str, limit: &Limit<T>, show: impl Fn(&T) -> String) -> Row {
+    match limit {
+        Limit::Set { value, source } => Row::new(name, show(value), &source_detail(source)),
+        Limit::Unlimited { source } => Row::new(
+            name,
+            "unlimited".to_string(),
+            &source.as_ref().map(source_detail).unwrap_or_default(),
+        ),
+        Limit::Unknown { reason } => Row::new(name, "unknown".to_string(), reason),
+    }
+}
+
+/// `/sys/fs/cgroup/memory.max = 536870912`, or `--memory-limit 512m`.
+fn source_detail(source: &Source) -> String {
+    match source {
+        Source::File { path, text } => format!("{path} = {text}"),
+        Source::Setting { name, text } => format!("{name} {text}"),
+    }
+}
+
+fn render(rows: &[Row]) -> String {
+    let name_width = rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(0);
+    let value_width = rows
+        .iter()
+        .filter(|r| !r.source.is_empty())
+        .map(|r| r.value.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    let mut out = String::new();
+    for row in rows {
+        let line = if row.source.is_empty() {
+            format!("{:name_width$}  {}", row.name, row.value)
+        } else {
+            format!("{:name_width$}  {:value_width$}  {}", row.name, row.value, row.source)
+        };
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("-Xmx512m"), "-Xmx512m");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
+
+    #[test]
+    fn rows_align() {
+        let rows = [
+            Row::new("a", "1".to_string(), "x"),
+            Row::new("longer", "22".to_string(), "y"),
+        ];
+        assert_eq!(render(&rows), "a       1   x\nlonger  22  y\n");
+    }
+}
