@@ -1,0 +1,13 @@
+//! One integration-test binary; each module is one area. Tests that need something this machine
+//! lacks (root, writable cgroup v1, a JDK) skip themselves with a printed reason.
+
+mod util;
+
+mod cli;
+mod detect;
+mod init;
+mod java;
+mod jvm_real;
+mod parsers;
+mod real_cgroup;
+mod realcg;
