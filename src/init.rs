@@ -316,6 +316,8 @@ impl<'a> Supervisor<'a> {
             if let Some(exit) = self.exit {
                 if self.drain_until.is_none() {
                     self.start_drain();
+                } else if !self.no_children && !self.options.drain_timeout.is_zero() {
+                    self.terminate_new_orphans();
                 }
                 if self.no_children || self.options.drain_timeout.is_zero() {
                     return exit;
@@ -562,6 +564,12 @@ impl<'a> Supervisor<'a> {
     fn terminate_leftovers(&mut self) {
         let _ = send(-self.child.as_raw(), libc::SIGTERM);
         let _ = send(-self.child.as_raw(), libc::SIGCONT);
+        self.terminate_new_orphans();
+    }
+
+    /// SIGTERM each child of jwrap that has not had one yet: processes outside the group
+    /// (a daemon that called setsid) and orphans adopted while draining.
+    fn terminate_new_orphans(&mut self) {
         for pid in own_children() {
             if self.drained.insert(pid) {
                 let _ = send(pid, libc::SIGTERM);

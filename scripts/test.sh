@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Every test jwrap has, in the order a failure is cheapest to find: formatting and lints, unit
+# and integration tests (fake roots, real processes, real cgroups, a real JVM), the static
+# binary, then the real-environment suites (an OCI container, QEMU guests). CI runs exactly this.
+#
+# Usage: scripts/test.sh [--quick]   (--quick skips the static build and the real-environment suites)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[[ ${1-} == --quick ]] && quick=1
+
+step() { printf '\n=== %s ===\n' "$*"; }
+started=$(date +%s)
+
+step "set-up"
+scripts/setup.sh
+
+step "format and lints"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+
+step "unit and integration tests"
+# Property tests: at least 100 000 cases per parser (proptest reads PROPTEST_CASES).
+export PROPTEST_CASES=${PROPTEST_CASES:-100000}
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --no-fail-fast --success-output never --failure-output final
+else
+  cargo test --no-fail-fast
+fi
+
+if [[ $quick == 1 ]]; then
+  echo "quick run: static build and real-environment suites skipped"
+  exit 0
+fi
+
+step "static binary"
+scripts/build-static.sh
+
+for suite in tests/oci/run.sh tests/vm/run.sh; do
+  if [[ -x $suite ]]; then
+    step "$suite"
+    JWRAP_BIN=$PWD/target/jwrap-static "$suite"
+  fi
+done
+
+step "all tests passed in $(( $(date +%s) - started )) s"
