@@ -5,6 +5,7 @@ use crate::cgroup;
 use crate::cli;
 use crate::config::{self, Action, Config, Environment};
 use crate::init::{self, Inherited};
+use crate::java;
 use crate::limits;
 use crate::log;
 use crate::plan;
@@ -53,7 +54,10 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
         config.memory_override.as_ref(),
         config.cpus_override.as_ref(),
     );
-    let plan = (!config.command.is_empty()).then(|| plan::plan(config, &limits));
+    let plan = (!config.command.is_empty()).then(|| {
+        let java = java::inspect(config, &detection);
+        plan::plan(config, &limits, java.as_ref())
+    });
 
     if let Action::Info { json } = config.action {
         let report = Report {
@@ -61,7 +65,7 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
             detection: &detection,
             limits: &limits,
             plan: plan.as_ref(),
-            java: Value::Null,
+            java: plan.as_ref().map_or(Value::Null, |plan| plan.java.clone()),
         };
         let text = if json {
             let mut text = serde_json::to_string_pretty(&report.json()).context("cannot encode JSON")?;
@@ -82,8 +86,11 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     let Some(plan) = plan else {
         return Ok(EXIT_USAGE);
     };
-    for reason in &plan.reasons {
-        log::info(reason);
+    for note in plan.notes() {
+        log::info(note);
+    }
+    for warning in plan.warnings() {
+        log::warn(warning);
     }
     if config.exec {
         let failure = init::exec(&plan.argv, &plan.env, inherited);

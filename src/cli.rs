@@ -28,7 +28,6 @@ failed (bad option or value); 126 when COMMAND could not be executed; 127 when i
     about = ABOUT,
     after_help = AFTER_HELP,
     override_usage = "jwrap [OPTIONS] [--] COMMAND [ARG]...\n       jwrap info [--json] [OPTIONS] [-- COMMAND [ARG]...]",
-    args_conflicts_with_subcommands = true,
     disable_help_subcommand = true,
     max_term_width = 100
 )]
@@ -40,7 +39,7 @@ pub struct Cli {
     pub options: Options,
 
     /// The command to run, and its arguments.
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,
 }
 
@@ -99,7 +98,7 @@ pub struct Options {
 
     /// For other runtimes (Go, Node.js, .NET, Python), export the variables they read, where unset: on, off.
     #[arg(long, value_name = "on|off", env = "JWRAP_RUNTIME_ENV", value_parser = on_off,
-          default_value = "on", global = true)]
+          default_value = "on", action = clap::ArgAction::Set, global = true)]
     pub runtime_env: bool,
 
     /// Forward signals to the child only, not to its process group.
@@ -262,6 +261,18 @@ mod tests {
         let parsed = parse_strs(&["--", "info", "--json"]).unwrap();
         assert!(parsed.cli.subcommand.is_none());
         assert_eq!(parsed.cli.command, ["info", "--json"]);
+    }
+
+    #[test]
+    fn options_before_info_and_valued_switches() {
+        let parsed = parse_strs(&["--memory-limit", "512m", "info", "--", "java", "-version"]).unwrap();
+        assert!(matches!(parsed.cli.subcommand, Some(Sub::Info(_))));
+        assert_eq!(parsed.cli.options.memory_limit, Some(512 << 20));
+        let parsed = parse_strs(&["--runtime-env", "off", "--", "x"]).unwrap();
+        assert!(!parsed.cli.options.runtime_env);
+        assert_eq!(parsed.cli.command, ["x"]);
+        let parsed = parse_strs(&["--runtime-env=on", "x"]).unwrap();
+        assert!(parsed.cli.options.runtime_env);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod init;
+pub mod java;
 pub mod limits;
 pub mod log;
 pub mod plan;

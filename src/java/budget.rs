@@ -1,0 +1,488 @@
+//! The heap budget: the container's memory limit minus what the JVM needs besides the heap.
+//!
+//! Each non-heap region is `base + share × limit`, kept between a floor and a cap, so the
+//! budget is sane from 128 MiB (where Paketo's fixed 240 MiB code cache and 250 thread stacks
+//! leave nothing) to 64 GiB (where fixed sizes would waste nothing but percentages would waste
+//! gigabytes). The heap is what is left, kept between a floor and a ceiling share of the limit.
+//!
+//! All the numbers are the `Rule` constants and the `HEAP_*` constants below, each with why.
+//! They are estimates until calibrated against the largest heap a stress program survives at
+//! each limit; nothing else needs to change when they are.
+//!
+//! Arithmetic is exact: sizes are counted in thousandths of a MiB, so the heap never shrinks
+//! when the limit grows, and only the final heap is rounded (down, to whole MiB).
+
+use std::fmt;
+
+pub const MIB: u64 = 1 << 20;
+
+/// Sizes are counted in thousandths of a MiB: every share below is a whole per-mille.
+const UNITS_PER_MIB: u64 = 1000;
+
+/// A region of memory the JVM uses besides the heap, or an allowance for what nobody tracks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    Metaspace,
+    CodeCache,
+    DirectMemory,
+    ThreadStacks,
+    GcAndNative,
+    Headroom,
+}
+
+impl Region {
+    pub const ALL: [Region; 6] = [
+        Region::Metaspace,
+        Region::CodeCache,
+        Region::DirectMemory,
+        Region::ThreadStacks,
+        Region::GcAndNative,
+        Region::Headroom,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Region::Metaspace => "metaspace",
+            Region::CodeCache => "code cache",
+            Region::DirectMemory => "direct memory",
+            Region::ThreadStacks => "thread stacks",
+            Region::GcAndNative => "GC/native",
+            Region::Headroom => "headroom",
+        }
+    }
+
+    /// The name in JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            Region::Metaspace => "metaspace_mib",
+            Region::CodeCache => "code_cache_mib",
+            Region::DirectMemory => "direct_memory_mib",
+            Region::ThreadStacks => "thread_stacks_mib",
+            Region::GcAndNative => "gc_native_mib",
+            Region::Headroom => "headroom_mib",
+        }
+    }
+
+    fn rule(self) -> Rule {
+        match self {
+            Region::Metaspace => METASPACE,
+            Region::CodeCache => CODE_CACHE,
+            Region::DirectMemory => DIRECT_MEMORY,
+            Region::ThreadStacks => THREAD_STACKS,
+            Region::GcAndNative => GC_AND_NATIVE,
+            Region::Headroom => HEADROOM,
+        }
+    }
+}
+
+/// How one region follows the limit: `base_mib + limit × per_mille / 1000`, then at least
+/// `floor_mib` and at most `cap_mib`.
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    base_mib: u64,
+    per_mille: u64,
+    floor_mib: u64,
+    cap_mib: u64,
+}
+
+/// Metaspace: class metadata. A typical service loads 10–20 k classes, 60–130 MiB by
+/// Paketo's measured 14 MB + 5.8 KB per class. Generous on purpose: too little fails with
+/// "OutOfMemoryError: Metaspace" at start-up, while unused budget costs only heap. The floor
+/// fits a small app in a 128 MiB container; above the cap (reached at 1.4 GiB) only very
+/// large apps need more, and those set -XX:MaxMetaspaceSize themselves.
+const METASPACE: Rule = Rule {
+    base_mib: 0,
+    per_mille: 180,
+    floor_mib: 24,
+    cap_mib: 256,
+};
+
+/// Code cache: JIT-compiled code. The JVM reserves 240 MiB with tiered compilation (its own
+/// default, hence the cap) but services fill 30–60 MiB; a full cache stops compilation
+/// (slower), it does not crash. JDK 8 needs at least its 2.4 MiB initial size.
+const CODE_CACHE: Rule = Rule {
+    base_mib: 4,
+    per_mille: 60,
+    floor_mib: 8,
+    cap_mib: 240,
+};
+
+/// Direct memory: NIO buffers. The JVM's default bound is the heap size, a second heap the
+/// container cannot afford. Netty sizes its pools from this bound; 6 % keeps 30 MiB at
+/// 512 MiB and 1 GiB at 16 GiB.
+const DIRECT_MEMORY: Rule = Rule {
+    base_mib: 0,
+    per_mille: 60,
+    floor_mib: 8,
+    cap_mib: 512,
+};
+
+/// Thread stacks: 1 MiB reserved per thread, but only the touched part (100–200 KiB for
+/// most threads) is memory. 4 MiB for the JVM's own threads, plus a share for the
+/// application's pools, up to ~300 busy threads.
+const THREAD_STACKS: Rule = Rule {
+    base_mib: 4,
+    per_mille: 30,
+    floor_mib: 0,
+    cap_mib: 64,
+};
+
+/// GC and native: the collector's structures (G1's marking bitmap is 1/64 of the heap, plus
+/// card table and remembered sets), malloc arenas, the JIT compilers' working memory,
+/// symbol tables. Grows with the heap, so no cap.
+const GC_AND_NATIVE: Rule = Rule {
+    base_mib: 4,
+    per_mille: 50,
+    floor_mib: 0,
+    cap_mib: u64::MAX,
+};
+
+/// Headroom: what no JVM flag bounds: page cache of files the app writes (charged to the
+/// cgroup), tmpfs, allocator fragmentation, a forked helper process.
+const HEADROOM: Rule = Rule {
+    base_mib: 0,
+    per_mille: 50,
+    floor_mib: 4,
+    cap_mib: 256,
+};
+
+/// The heap is at least 40 % of the limit: below that the non-heap floors do not fit the
+/// container anyway (limits under ~120 MiB), and a JVM with a smaller share of its memory as
+/// heap is rarely what anyone wants. The regions' bounds still apply.
+const HEAP_FLOOR_PER_MILLE: u64 = 400;
+/// The heap is at most 85 % of the limit: in large containers the non-heap regions hit their
+/// caps, and without this the heap would approach the whole limit, leaving no room for a
+/// growing GC or native footprint.
+const HEAP_CEILING_PER_MILLE: u64 = 850;
+/// The smallest heap a JVM starts with: `-Xmx2m` fails with "GC triggered before VM
+/// initialization completed" (JDK 17, 25), `-Xmx8m` starts.
+pub const HEAP_MIN_MIB: u64 = 8;
+
+/// The size of one region in the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionSize {
+    pub region: Region,
+    /// Whole MiB, rounded down (headroom takes the rounding, so the sum is exact).
+    pub mib: u64,
+    /// The user fixed it with their own option.
+    pub users: bool,
+}
+
+/// Why the heap has the size it has.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HeapRule {
+    /// The limit minus the regions.
+    Budget,
+    /// Raised to the floor share of the limit.
+    Floor,
+    /// Lowered to the ceiling share of the limit.
+    Ceiling,
+    /// `--heap-percent`.
+    Percent(f64),
+    /// Raised to the smallest heap a JVM starts with.
+    Minimum,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeapBudget {
+    pub limit_mib: u64,
+    pub regions: Vec<RegionSize>,
+    pub heap_mib: u64,
+    pub rule: HeapRule,
+}
+
+/// The sizes the user gave for the regions they bound themselves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserRegions {
+    pub metaspace: Option<u64>,
+    pub code_cache: Option<u64>,
+    pub direct_memory: Option<u64>,
+}
+
+impl UserRegions {
+    fn bytes(&self, region: Region) -> Option<u64> {
+        match region {
+            Region::Metaspace => self.metaspace,
+            Region::CodeCache => self.code_cache,
+            Region::DirectMemory => self.direct_memory,
+            _ => None,
+        }
+    }
+}
+
+/// One region's exact size, in units, at a limit of `limit_mib`.
+fn region_units(rule: Rule, limit_mib: u64) -> u64 {
+    let scaled = rule
+        .base_mib
+        .saturating_mul(UNITS_PER_MIB)
+        .saturating_add(limit_mib.saturating_mul(rule.per_mille));
+    scaled.clamp(
+        rule.floor_mib.saturating_mul(UNITS_PER_MIB),
+        rule.cap_mib.saturating_mul(UNITS_PER_MIB),
+    )
+}
+
+/// The budget for a memory limit of `limit_bytes`; `percent` is `--heap-percent`.
+pub fn budget(limit_bytes: u64, user: &UserRegions, percent: Option<f64>) -> HeapBudget {
+    let limit_mib = limit_bytes / MIB;
+    let exact: Vec<(Region, u64, bool)> = Region::ALL
+        .iter()
+        .map(|&region| match user.bytes(region) {
+            Some(bytes) => (
+                region,
+                bytes.div_ceil(MIB).saturating_mul(UNITS_PER_MIB),
+                true,
+            ),
+            None => (region, region_units(region.rule(), limit_mib), false),
+        })
+        .collect();
+    let total_units: u64 = exact
+        .iter()
+        .map(|(_, units, _)| *units)
+        .fold(0, u64::saturating_add);
+    let non_heap_mib = total_units.div_ceil(UNITS_PER_MIB);
+    let left_mib = limit_mib.saturating_sub(non_heap_mib);
+
+    // Every region but the headroom rounded down; the headroom shows the rest.
+    let mut regions: Vec<RegionSize> = exact
+        .iter()
+        .map(|&(region, units, users)| RegionSize {
+            region,
+            mib: units / UNITS_PER_MIB,
+            users,
+        })
+        .collect();
+    let others: u64 = regions
+        .iter()
+        .filter(|r| r.region != Region::Headroom)
+        .map(|r| r.mib)
+        .sum();
+    if let Some(headroom) = regions.iter_mut().find(|r| r.region == Region::Headroom) {
+        headroom.mib = non_heap_mib.saturating_sub(others);
+    }
+
+    let share = |per_mille: u64| limit_mib.saturating_mul(per_mille) / 1000;
+    let (heap_mib, rule) = match percent {
+        Some(percent) => (
+            (limit_mib as f64 * percent / 100.0) as u64,
+            HeapRule::Percent(percent),
+        ),
+        None if left_mib < share(HEAP_FLOOR_PER_MILLE) => {
+            (share(HEAP_FLOOR_PER_MILLE), HeapRule::Floor)
+        }
+        None if left_mib > share(HEAP_CEILING_PER_MILLE) => {
+            (share(HEAP_CEILING_PER_MILLE), HeapRule::Ceiling)
+        }
+        None => (left_mib, HeapRule::Budget),
+    };
+    let (heap_mib, rule) = if heap_mib < HEAP_MIN_MIB {
+        (HEAP_MIN_MIB, HeapRule::Minimum)
+    } else {
+        (heap_mib, rule)
+    };
+    HeapBudget {
+        limit_mib,
+        regions,
+        heap_mib,
+        rule,
+    }
+}
+
+impl HeapBudget {
+    pub fn region(&self, region: Region) -> Option<&RegionSize> {
+        self.regions.iter().find(|r| r.region == region)
+    }
+
+    /// The heap as a percentage of the limit, rounded.
+    pub fn heap_percent(&self) -> u64 {
+        (self.heap_mib * 100)
+            .checked_div(self.limit_mib)
+            .unwrap_or(0)
+    }
+
+    /// `limit 2048 − metaspace 256 − ... − headroom 102`: the budget before any bound.
+    fn subtraction(&self) -> String {
+        let mut text = format!("limit {}", self.limit_mib);
+        for r in &self.regions {
+            let whose = if r.users { " (yours)" } else { "" };
+            text.push_str(&format!(" − {} {}{whose}", r.region.name(), r.mib));
+        }
+        text
+    }
+}
+
+impl fmt::Display for HeapBudget {
+    /// The arithmetic, as `info` and `-v` show it (all in MiB).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let heap = self.heap_mib;
+        let share = self.heap_percent();
+        match self.rule {
+            HeapRule::Budget => write!(
+                f,
+                "heap {heap} MiB = {} ({share} % of the limit)",
+                self.subtraction()
+            ),
+            HeapRule::Floor => write!(
+                f,
+                "heap {heap} MiB: the floor of {} % of the limit, since {} leaves less",
+                HEAP_FLOOR_PER_MILLE / 10,
+                self.subtraction()
+            ),
+            HeapRule::Ceiling => write!(
+                f,
+                "heap {heap} MiB: the ceiling of {} % of the limit, since {} leaves more",
+                HEAP_CEILING_PER_MILLE / 10,
+                self.subtraction()
+            ),
+            HeapRule::Percent(percent) => write!(
+                f,
+                "heap {heap} MiB = {percent} % of the limit {} MiB (--heap-percent); the budget \
+                 would be {}",
+                self.limit_mib,
+                self.subtraction()
+            ),
+            HeapRule::Minimum => write!(
+                f,
+                "heap {heap} MiB: the smallest heap a JVM starts with, since a limit of {} MiB \
+                 leaves less",
+                self.limit_mib
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: u64 = 1 << 30;
+
+    fn default_budget(limit: u64) -> HeapBudget {
+        budget(limit, &UserRegions::default(), None)
+    }
+
+    fn mib(budget: &HeapBudget, region: Region) -> u64 {
+        budget.region(region).map_or(0, |r| r.mib)
+    }
+
+    #[test]
+    fn the_arithmetic_adds_up() {
+        for limit_mib in [128, 200, 256, 300, 512, 777, 1024, 2048, 4096] {
+            let b = default_budget(limit_mib * MIB);
+            if b.rule == HeapRule::Budget {
+                let regions: u64 = b.regions.iter().map(|r| r.mib).sum();
+                assert_eq!(b.heap_mib + regions, limit_mib, "{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn heap_is_half_to_85_percent_from_512_mib() {
+        for limit in [512 * MIB, GIB, 2 * GIB, 4 * GIB, 16 * GIB, 64 * GIB] {
+            let b = default_budget(limit);
+            let limit_mib = limit / MIB;
+            assert!(b.heap_mib * 100 >= limit_mib * 50, "{b}");
+            assert!(b.heap_mib * 100 <= limit_mib * 85, "{b}");
+        }
+    }
+
+    #[test]
+    fn small_containers_are_sane() {
+        for limit_mib in [128, 256] {
+            let b = default_budget(limit_mib * MIB);
+            assert!(b.heap_mib * 100 >= limit_mib * 40, "{b}");
+            for region in Region::ALL {
+                let rule = region.rule();
+                assert!(
+                    mib(&b, region) >= rule.floor_mib,
+                    "{} below its floor: {b}",
+                    region.name()
+                );
+            }
+            // JDK 8 refuses a code cache below its initial size (2496 KiB).
+            assert!(mib(&b, Region::CodeCache) * 1024 >= 2496, "{b}");
+        }
+    }
+
+    #[test]
+    fn the_heap_grows_with_the_limit() {
+        let mut previous = 0;
+        for limit_mib in (16..=70_000).step_by(7) {
+            let heap = default_budget(limit_mib * MIB).heap_mib;
+            assert!(
+                heap >= previous,
+                "heap shrank at {limit_mib} MiB: {previous} → {heap}"
+            );
+            previous = heap;
+        }
+        let mut previous = 0;
+        for limit in (100 * MIB..140 * MIB).step_by(4099) {
+            let heap = default_budget(limit).heap_mib;
+            assert!(heap >= previous, "heap shrank at {limit} bytes");
+            previous = heap;
+        }
+    }
+
+    #[test]
+    fn regions_grow_with_the_limit_and_stop_at_their_caps() {
+        let small = default_budget(512 * MIB);
+        let large = default_budget(64 * GIB);
+        for region in Region::ALL {
+            assert!(
+                mib(&large, region) >= mib(&small, region),
+                "{}",
+                region.name()
+            );
+        }
+        assert_eq!(mib(&large, Region::CodeCache), 240);
+        assert_eq!(mib(&large, Region::Metaspace), 256);
+        assert_eq!(large.rule, HeapRule::Ceiling);
+    }
+
+    #[test]
+    fn users_regions_replace_the_estimates() {
+        let user = UserRegions {
+            metaspace: Some(300 * MIB),
+            code_cache: None,
+            direct_memory: Some(MIB + 1),
+        };
+        let b = budget(GIB, &user, None);
+        assert_eq!(
+            b.region(Region::Metaspace),
+            Some(&RegionSize {
+                region: Region::Metaspace,
+                mib: 300,
+                users: true,
+            })
+        );
+        assert_eq!(mib(&b, Region::DirectMemory), 2);
+        assert!(b.to_string().contains("metaspace 300 (yours)"), "{b}");
+        assert!(b.heap_mib < default_budget(GIB).heap_mib);
+    }
+
+    #[test]
+    fn heap_percent_replaces_the_policy() {
+        let b = budget(GIB, &UserRegions::default(), Some(75.0));
+        assert_eq!(b.heap_mib, 768);
+        assert_eq!(
+            budget(GIB, &UserRegions::default(), Some(150.0)).heap_mib,
+            1536
+        );
+        assert!(b.to_string().contains("--heap-percent"), "{b}");
+        let tiny = budget(GIB, &UserRegions::default(), Some(0.1));
+        assert_eq!(
+            (tiny.heap_mib, tiny.rule),
+            (HEAP_MIN_MIB, HeapRule::Minimum)
+        );
+    }
+
+    #[test]
+    fn tiny_and_absurd_limits_still_give_an_answer() {
+        let b = default_budget(64 * MIB);
+        assert_eq!(b.rule, HeapRule::Floor);
+        assert_eq!(b.heap_mib, 25);
+        assert_eq!(default_budget(1000).heap_mib, HEAP_MIN_MIB);
+        let huge = default_budget(u64::MAX);
+        assert!(huge.heap_mib > 0 && huge.heap_mib < u64::MAX / MIB);
+    }
+}

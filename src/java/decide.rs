@@ -1,0 +1,562 @@
+//! The JVM flags for one JDK in one container: pure, total, explained.
+//!
+//! `decide` compares what the JVM would see on its own (`JvmView`: its version's container
+//! support, where the limits sit in the hierarchy, whether it turns `cpu.shares` into CPUs)
+//! with the limits jwrap found, and adds a flag only where they differ or where the JVM's own
+//! defaults do not fit a container (the heap, direct memory, code cache, metaspace). A setting
+//! the user gave anywhere wins; a flag the JDK would reject is never emitted.
+
+use super::budget::{self, HeapBudget, HeapRule, MIB, Region, UserRegions};
+use super::userflags::{Knob, UserSettings};
+use super::version::{ContainerSupport, JdkFacts};
+use crate::cgroup::Detection;
+use crate::limits::{Limit, Limits, Source};
+use crate::units::human_bytes;
+use std::path::Path;
+
+/// A detected limit and whether it sits in the process's own cgroup (rather than a parent's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placed<T> {
+    pub value: T,
+    pub own_cgroup: bool,
+}
+
+/// What the cgroup files hold, as plain values: what a JVM could read from them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CgroupFacts {
+    /// 1 (v1 or hybrid), 2, or `None` when no cgroup hierarchy is mounted.
+    pub version: Option<u8>,
+    /// The detected memory limit (before `--memory-limit`).
+    pub memory: Option<Placed<u64>>,
+    /// The detected CPU quota, as CPUs (before `--cpus`).
+    pub cpu_quota: Option<Placed<f64>>,
+    /// v1 `cpu.shares` or v2 `cpu.weight` of the process's own cgroup.
+    pub cpu_weight: Option<u64>,
+    pub host_cpus: Option<u32>,
+    pub host_memory: Option<u64>,
+    pub cpuset_cpus: Option<u32>,
+}
+
+/// Whether a limit's file is in `dir` itself.
+fn in_dir(source: &Source, dir: Option<&str>) -> bool {
+    match (source, dir) {
+        (Source::File { path, .. }, Some(dir)) => Path::new(path).parent() == Some(Path::new(dir)),
+        _ => false,
+    }
+}
+
+impl CgroupFacts {
+    pub fn from_detection(detection: &Detection) -> CgroupFacts {
+        let layout = &detection.layout;
+        let memory_dir = layout.memory.as_ref().map(|p| p.dir.as_str());
+        let cpu_dir = layout.cpu.as_ref().map(|p| p.dir.as_str());
+        CgroupFacts {
+            version: layout.mode.version(),
+            memory: match &detection.memory {
+                Limit::Set { value, source } => Some(Placed {
+                    value: *value,
+                    own_cgroup: in_dir(source, memory_dir),
+                }),
+                _ => None,
+            },
+            cpu_quota: match &detection.cpu {
+                Limit::Set { value, source } => Some(Placed {
+                    value: *value,
+                    own_cgroup: in_dir(source, cpu_dir),
+                }),
+                _ => None,
+            },
+            cpu_weight: detection.cpu_weight.as_ref().map(|r| r.value),
+            host_cpus: detection.host.cpus.value(),
+            host_memory: detection.host.memory.value(),
+            cpuset_cpus: detection.cpuset.value().map(|set| set.count),
+        }
+    }
+}
+
+/// `--heap-percent`, the one policy knob.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Policy {
+    pub heap_percent: Option<f64>,
+}
+
+/// What the JVM would see by itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JvmView {
+    /// The memory it would size itself for; `None`: the host's.
+    pub memory: Option<u64>,
+    /// The CPUs it would count; `None` when that cannot be known (the host's count is unknown).
+    pub cpus: Option<u32>,
+    /// How it gets that CPU count, for the reasons.
+    pub cpus_why: String,
+}
+
+/// Whether the JVM reads the container's limits at all, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sight {
+    /// It sizes itself from the host (also true when it only might: then `views` has both).
+    pub blind: bool,
+    pub why: String,
+    /// What it would see: one view, or two when the JDK's container support is uncertain.
+    pub views: Vec<JvmView>,
+}
+
+/// The flags and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub flags: Vec<String>,
+    pub reasons: Vec<String>,
+    /// What the user should hear about even without `-v`.
+    pub warnings: Vec<String>,
+    pub budget: Option<HeapBudget>,
+    pub sight: Sight,
+}
+
+/// A size as the JVM reads it: whole MiB as `NNNm`, anything else as `NNNk` (both accepted by
+/// every JDK since 6).
+pub fn size_flag(bytes: u64) -> String {
+    if bytes % MIB == 0 {
+        format!("{}m", bytes / MIB)
+    } else {
+        format!("{}k", bytes / 1024)
+    }
+}
+
+/// v1 `cpu.shares` of 1024 and v2 `cpu.weight` of 100 are the defaults: "no shares".
+const V1_DEFAULT_SHARES: u64 = 1024;
+const V2_DEFAULT_WEIGHT: u64 = 100;
+/// The JDK's `PER_CPU_SHARES`: 1024 shares are one CPU.
+const SHARES_PER_CPU: u64 = 1024;
+
+/// The CPU count a shares-counting JDK derives from v1 `cpu.shares` or v2 `cpu.weight`
+/// (HotSpot's `cpu_shares()`: v2 weights are mapped back to OCI shares and rounded to the
+/// nearest multiple of 1024). `None` for the default value.
+pub fn cpus_from_shares(version: Option<u8>, weight: u64) -> Option<u32> {
+    let shares = match version {
+        Some(2) => {
+            if weight == V2_DEFAULT_WEIGHT {
+                return None;
+            }
+            // The inverse of the OCI mapping weight = 1 + (shares − 2) × 9999 / 262142.
+            let scaled = 262_142_u64.saturating_mul(weight).saturating_sub(1) / 9999 + 2;
+            if scaled <= SHARES_PER_CPU {
+                scaled
+            } else {
+                let lower = scaled / SHARES_PER_CPU * SHARES_PER_CPU;
+                let upper = lower + SHARES_PER_CPU;
+                if scaled - lower <= upper - scaled {
+                    lower
+                } else {
+                    upper
+                }
+            }
+        }
+        _ => {
+            if weight == V1_DEFAULT_SHARES {
+                return None;
+            }
+            weight
+        }
+    };
+    Some(u32::try_from(shares.div_ceil(SHARES_PER_CPU).max(1)).unwrap_or(u32::MAX))
+}
+
+/// What a JVM would see, aware of the container or not.
+fn view(jdk: &JdkFacts, aware: bool, cgroup: &CgroupFacts) -> JvmView {
+    let affinity = if jdk.honours_affinity() {
+        match (cgroup.host_cpus, cgroup.cpuset_cpus) {
+            (Some(host), Some(set)) => Some(host.min(set)),
+            (host, set) => host.or(set),
+        }
+    } else {
+        cgroup.host_cpus
+    };
+    let affinity_why = if jdk.honours_affinity() {
+        "the CPUs it may run on"
+    } else {
+        "the host's online CPUs (this JDK ignores affinity)"
+    };
+    if !aware {
+        return JvmView {
+            memory: None,
+            cpus: affinity,
+            cpus_why: affinity_why.to_string(),
+        };
+    }
+    let visible = |own_cgroup: bool| own_cgroup || jdk.reads_parent_cgroups();
+    let memory = cgroup.memory.and_then(|m| {
+        // v1's memory.stat holds hierarchical_memory_limit, which every aware JDK reads.
+        (cgroup.version == Some(1) || visible(m.own_cgroup)).then_some(m.value)
+    });
+    let quota = cgroup
+        .cpu_quota
+        .filter(|q| visible(q.own_cgroup))
+        .map(|q| q.value.ceil().clamp(1.0, u32::MAX as f64) as u32);
+    let hidden_quota = cgroup.cpu_quota.is_some() && quota.is_none();
+    let shares = if jdk.counts_cpu_shares() {
+        cgroup
+            .cpu_weight
+            .and_then(|w| cpus_from_shares(cgroup.version, w))
+    } else {
+        None
+    };
+    let (limit, why) = match (quota, shares) {
+        (Some(q), Some(s)) if !jdk.prefers_quota() => {
+            (Some(q.min(s)), "the smaller of quota and shares")
+        }
+        (Some(q), _) => (Some(q), "the CPU quota"),
+        (None, Some(s)) => (Some(s), "cpu shares ÷ 1024, as this JDK counts them"),
+        (None, None) => (None, affinity_why),
+    };
+    let cpus = match (affinity, limit) {
+        (Some(a), Some(l)) => Some(a.min(l)),
+        (a, l) => a.or(l),
+    };
+    let mut cpus_why = why.to_string();
+    if hidden_quota {
+        cpus_why.push_str("; the CPU quota sits in a parent cgroup, which this JDK does not read");
+    }
+    JvmView {
+        memory,
+        cpus,
+        cpus_why,
+    }
+}
+
+/// Does the JVM read the container's limits, and what would it see?
+pub fn sight(jdk: &JdkFacts, cgroup: &CgroupFacts, user: &UserSettings) -> Sight {
+    let support = jdk.container_support();
+    let (blind, aware_views, why) = if let Some(off) = user.container_support_off() {
+        (
+            true,
+            vec![false],
+            format!("{off} turns container support off: the JVM sees the host"),
+        )
+    } else if cgroup.version.is_none() && !matches!(support, ContainerSupport::None) {
+        (
+            true,
+            vec![false],
+            "no cgroup hierarchy is mounted: the JVM sees the host".to_string(),
+        )
+    } else {
+        match support {
+            ContainerSupport::None | ContainerSupport::Unknown => (
+                true,
+                vec![false],
+                format!("{}: it sees the host", jdk.support_reason()),
+            ),
+            // Such a build reads cgroup v1 at best: on v2 it surely sees the host.
+            ContainerSupport::Uncertain if cgroup.version == Some(2) => {
+                (true, vec![false], jdk.support_reason())
+            }
+            ContainerSupport::Uncertain => (true, vec![false, true], jdk.support_reason()),
+            ContainerSupport::V1 if cgroup.version == Some(2) => (
+                true,
+                vec![false],
+                format!(
+                    "{}, and this host uses cgroup v2: it sees the host",
+                    jdk.support_reason()
+                ),
+            ),
+            ContainerSupport::V1 | ContainerSupport::V1AndV2 => (
+                false,
+                vec![true],
+                format!("{}: it sees the container", jdk.support_reason()),
+            ),
+        }
+    };
+    Sight {
+        blind,
+        why,
+        views: aware_views
+            .into_iter()
+            .map(|aware| view(jdk, aware, cgroup))
+            .collect(),
+    }
+}
+
+/// The JVM's defaults for its GC and compiler threads, from a CPU count (HotSpot's formulas,
+/// jvm-sizing.md §3.2), for JDKs that cannot be told the count with `-XX:ActiveProcessorCount`.
+fn thread_count_flags(cpus: u32) -> Vec<String> {
+    let n = cpus.max(1);
+    let parallel = if n <= 8 { n } else { 8 + (n - 8) * 5 / 8 };
+    let concurrent = ((parallel + 2) / 4).max(1);
+    // Tiered compilation: log2(n) × log2(log2(n)) × 3 / 2, at least 2 (one C1, one C2).
+    let log = n.ilog2();
+    let log_log = log.max(1).ilog2();
+    let compilers = (log * log_log * 3 / 2).max(2);
+    let fork_join = (n - 1).max(1);
+    vec![
+        format!("-XX:ParallelGCThreads={parallel}"),
+        format!("-XX:ConcGCThreads={concurrent}"),
+        format!("-XX:CICompilerCount={compilers}"),
+        format!("-Djava.util.concurrent.ForkJoinPool.common.parallelism={fork_join}"),
+    ]
+}
+
+/// The decision. Total: every input gives flags (maybe none) and reasons.
+pub fn decide(
+    limits: &Limits,
+    jdk: &JdkFacts,
+    cgroup: &CgroupFacts,
+    policy: &Policy,
+    user: &UserSettings,
+) -> Decision {
+    let sight = sight(jdk, cgroup, user);
+    let mut decision = Decision {
+        flags: Vec::new(),
+        reasons: vec![format!("container support: {}", sight.why)],
+        warnings: Vec::new(),
+        budget: None,
+        sight,
+    };
+    memory_flags(&mut decision, limits, jdk, cgroup.host_memory, policy, user);
+    cpu_flags(&mut decision, limits, jdk, user);
+    if jdk.openj9 {
+        decision.reasons.push(
+            "OpenJ9: sized like HotSpot; OpenJ9 ignores the -XX options it does not have"
+                .to_string(),
+        );
+    }
+    decision
+}
+
+fn memory_flags(
+    decision: &mut Decision,
+    limits: &Limits,
+    jdk: &JdkFacts,
+    host_memory: Option<u64>,
+    policy: &Policy,
+    user: &UserSettings,
+) {
+    let Limit::Set { value: limit, .. } = limits.memory else {
+        decision.reasons.push(format!(
+            "no memory limit ({}): no heap or memory flags, the JVM's own defaults stand",
+            limits.memory.state()
+        ));
+        return;
+    };
+    let user_bytes = |knob: Knob| user.get(knob).and_then(|s| s.bytes());
+    let regions = UserRegions {
+        metaspace: user_bytes(Knob::Metaspace),
+        code_cache: user_bytes(Knob::CodeCache),
+        direct_memory: user_bytes(Knob::DirectMemory),
+    };
+    let budget = budget::budget(limit, &regions, policy.heap_percent);
+
+    // The heap.
+    let heap_setting = [Knob::MaxHeap, Knob::RamShare, Knob::MaxRam]
+        .into_iter()
+        .find_map(|knob| user.get(knob));
+    match heap_setting {
+        Some(setting) => decision
+            .reasons
+            .push(format!("{setting} sizes the heap: no -Xmx from jwrap")),
+        None => {
+            let mut heap = budget.heap_mib;
+            decision.reasons.push(budget.to_string());
+            if budget.rule == HeapRule::Floor || budget.rule == HeapRule::Minimum {
+                decision.warnings.push(format!(
+                    "a {} limit is too small for this JVM's non-heap regions; an out-of-memory \
+                     kill is likely",
+                    human_bytes(limit)
+                ));
+            }
+            if let Some(initial) = user.get(Knob::InitialHeap) {
+                let initial_mib = initial.bytes().map_or(0, |b| b.div_ceil(MIB));
+                if initial_mib > heap {
+                    decision.reasons.push(format!(
+                        "{initial} is above the budget: -Xmx raised to it, or the JVM would refuse to start"
+                    ));
+                    heap = initial_mib;
+                }
+            }
+            decision.flags.push(format!("-Xmx{heap}m"));
+        }
+    }
+
+    // The JVM's own view of the memory, for its other ergonomics and for a user's percentage.
+    let sees_limit = decision.sight.views.iter().all(|v| v.memory == Some(limit));
+    if !sees_limit {
+        match user.get(Knob::MaxRam) {
+            Some(setting) => decision.reasons.push(format!("{setting} stands")),
+            None => {
+                decision
+                    .flags
+                    .push(format!("-XX:MaxRAM={}", size_flag(limit)));
+                decision.reasons.push(format!(
+                    "-XX:MaxRAM={}: the JVM would size itself for {}, not the {} limit",
+                    size_flag(limit),
+                    seen_memory(&decision.sight, host_memory),
+                    human_bytes(limit)
+                ));
+            }
+        }
+    }
+
+    // The regions the budget assumed, bounded so they cannot outgrow it.
+    let bounds = [
+        (
+            Knob::Metaspace,
+            Region::Metaspace,
+            "-XX:MaxMetaspaceSize",
+            "unbounded by default",
+        ),
+        (
+            Knob::CodeCache,
+            Region::CodeCache,
+            "-XX:ReservedCodeCacheSize",
+            "240 MiB by default",
+        ),
+        (
+            Knob::DirectMemory,
+            Region::DirectMemory,
+            "-XX:MaxDirectMemorySize",
+            "as large as the heap by default",
+        ),
+    ];
+    for (knob, region, flag, default) in bounds {
+        if let Some(setting) = user.get(knob) {
+            decision.reasons.push(format!("{setting} stands"));
+            continue;
+        }
+        if region == Region::Metaspace && !jdk.has_metaspace() {
+            decision.reasons.push(
+                "no -XX:MaxMetaspaceSize: a JDK before 8 (or of unknown version) may not have \
+                 metaspace, and PermGen is bounded by default"
+                    .to_string(),
+            );
+            continue;
+        }
+        if let Some(size) = budget.region(region) {
+            decision.flags.push(format!("{flag}={}m", size.mib));
+            decision.reasons.push(format!(
+                "{flag}={}m: {} is {default}",
+                size.mib,
+                region.name()
+            ));
+        }
+    }
+    decision.budget = Some(budget);
+}
+
+/// What the JVM would size itself for, in words.
+fn seen_memory(sight: &Sight, host_memory: Option<u64>) -> String {
+    let seen: Vec<String> = sight
+        .views
+        .iter()
+        .map(|v| match (v.memory, host_memory) {
+            (Some(bytes), _) => human_bytes(bytes),
+            (None, Some(host)) => format!("the host's {}", human_bytes(host)),
+            (None, None) => "the host's memory".to_string(),
+        })
+        .collect();
+    seen.join(" or ")
+}
+
+/// `1 CPU`, `4 CPUs`.
+fn cpus_text(count: u32) -> String {
+    if count == 1 {
+        "1 CPU".to_string()
+    } else {
+        format!("{count} CPUs")
+    }
+}
+
+fn cpu_flags(decision: &mut Decision, limits: &Limits, jdk: &JdkFacts, user: &UserSettings) {
+    let wanted = limits.effective_cpus;
+    if let Some(setting) = [Knob::ProcessorCount, Knob::ThreadCounts]
+        .into_iter()
+        .find_map(|knob| user.get(knob))
+    {
+        decision.reasons.push(format!(
+            "{setting} sets the CPU count: no CPU flags from jwrap"
+        ));
+        return;
+    }
+    let Some(miscount) = decision.sight.views.iter().find(|v| v.cpus != Some(wanted)) else {
+        decision.reasons.push(format!(
+            "the JVM counts {} itself, as jwrap does: no CPU flags",
+            cpus_text(wanted)
+        ));
+        return;
+    };
+    let seen = miscount
+        .cpus
+        .map_or("an unknown number of CPUs".to_string(), cpus_text);
+    let available = if wanted == 1 {
+        "1 is".to_string()
+    } else {
+        format!("{wanted} are")
+    };
+    let why = format!(
+        "the JVM would count {seen} ({}) but {available} available",
+        miscount.cpus_why
+    );
+    if jdk.has_active_processor_count() {
+        decision
+            .flags
+            .push(format!("-XX:ActiveProcessorCount={wanted}"));
+        decision
+            .reasons
+            .push(format!("-XX:ActiveProcessorCount={wanted}: {why}"));
+    } else {
+        let flags = thread_count_flags(wanted);
+        decision.reasons.push(format!(
+            "{}: {why}; this JDK has no -XX:ActiveProcessorCount, so its GC, compiler and \
+             fork-join threads are sized for {} instead (Runtime.availableProcessors() stays \
+             as the JVM counts it)",
+            flags.join(" "),
+            cpus_text(wanted)
+        ));
+        decision.flags.extend(flags);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_become_cpus_like_hotspot() {
+        assert_eq!(cpus_from_shares(Some(1), 1024), None);
+        assert_eq!(cpus_from_shares(Some(1), 512), Some(1));
+        assert_eq!(cpus_from_shares(Some(1), 2), Some(1));
+        assert_eq!(cpus_from_shares(Some(1), 2048), Some(2));
+        assert_eq!(cpus_from_shares(Some(1), 2049), Some(3));
+        assert_eq!(cpus_from_shares(Some(2), 100), None);
+        // Kubernetes requests.cpu 500m: shares 512, weight 20.
+        assert_eq!(cpus_from_shares(Some(2), 20), Some(1));
+        // requests.cpu 2: shares 2048, weight 79 (maps back to 2073, nearest 2048).
+        assert_eq!(cpus_from_shares(Some(2), 79), Some(2));
+        assert_eq!(cpus_from_shares(Some(2), 10000), Some(256));
+    }
+
+    #[test]
+    fn thread_counts_follow_hotspot() {
+        let counts = |n| thread_count_flags(n);
+        assert_eq!(
+            counts(1),
+            [
+                "-XX:ParallelGCThreads=1",
+                "-XX:ConcGCThreads=1",
+                "-XX:CICompilerCount=2",
+                "-Djava.util.concurrent.ForkJoinPool.common.parallelism=1"
+            ]
+        );
+        assert_eq!(counts(4)[2], "-XX:CICompilerCount=3");
+        assert_eq!(
+            counts(4)[3],
+            "-Djava.util.concurrent.ForkJoinPool.common.parallelism=3"
+        );
+        assert_eq!(counts(16)[0], "-XX:ParallelGCThreads=13");
+        assert_eq!(counts(16)[1], "-XX:ConcGCThreads=3");
+        assert_eq!(counts(16)[2], "-XX:CICompilerCount=12");
+    }
+
+    #[test]
+    fn sizes_for_the_jvm() {
+        assert_eq!(size_flag(512 * MIB), "512m");
+        assert_eq!(size_flag(500_000_000), "488281k");
+    }
+}

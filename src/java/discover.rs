@@ -1,0 +1,396 @@
+//! Finding the JDK that COMMAND will run, and learning its version.
+//!
+//! The JDK is the one COMMAND runs: a COMMAND named `java` (a path, or found on PATH) is that
+//! JDK; for any other COMMAND it is `$JAVA_HOME/bin/java`, else the `java` on PATH. Symlinks
+//! are followed (`/usr/bin/java` → `/etc/alternatives/java` → `/usr/lib/jvm/.../bin/java`) to
+//! the JDK's home, whose `release` file gives the version; `java -version` is run only when
+//! that file is missing.
+//!
+//! These are real files of the image jwrap runs in, not of `--root` (which holds only `/proc`
+//! and `/sys`). The reading is kept thin; everything it reads is parsed by `version`.
+
+use super::version::{self, JdkFacts, ReleaseFile, VersionOutput};
+use crate::config::Environment;
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long `java -version` may take. A JVM answers in well under a second; one that hangs
+/// must not hold up the container's start.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The PATH `execvp` uses when PATH is unset.
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// Variables that hold JVM options: removed for `java -version`, so a user's option cannot
+/// break or slow the probe (and no "Picked up ..." line appears).
+const OPTION_VARIABLES: [&str; 3] = ["JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundBy {
+    /// COMMAND itself is `java`.
+    Command,
+    JavaHome,
+    Path,
+}
+
+/// Where the version came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSource {
+    ReleaseFile(PathBuf),
+    JavaVersion,
+    /// Neither worked: why.
+    Unknown(String),
+}
+
+/// The JDK COMMAND will run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jdk {
+    /// The `java` as found (on PATH, in JAVA_HOME, or as COMMAND said).
+    pub java: PathBuf,
+    /// The same file with every symlink followed.
+    pub resolved: PathBuf,
+    /// The JDK's home (for JDK 8's `jre/bin/java`, the JDK above `jre`).
+    pub home: PathBuf,
+    pub found_by: FoundBy,
+    /// How it was found, in words (for `info`).
+    pub how: String,
+    pub facts: JdkFacts,
+    pub version_source: VersionSource,
+    /// `IMPLEMENTOR` from the release file, or the runtime line of `java -version`.
+    pub vendor: Option<String>,
+    /// `JAVA_RUNTIME_VERSION`, or the build in `java -version`.
+    pub runtime_version: Option<String>,
+}
+
+/// COMMAND's program is `java` (by name: `java`, `./java`, `/opt/jdk/bin/java`).
+pub fn program_is_java(command: &[OsString]) -> bool {
+    command
+        .first()
+        .and_then(|program| Path::new(program).file_name())
+        .is_some_and(|name| name == "java")
+}
+
+/// Find the JDK for `command`. `None` when there is none to find.
+pub fn find(command: &[OsString], env: &Environment) -> Option<Jdk> {
+    let (java, found_by, how) = locate(command, env)?;
+    let resolved = std::fs::canonicalize(&java).unwrap_or_else(|_| java.clone());
+    let home = home_of(&resolved);
+    let (release, version_source) = read_release(&home);
+    let mut jdk = Jdk {
+        java,
+        resolved,
+        home,
+        found_by,
+        how,
+        facts: JdkFacts::default(),
+        version_source,
+        vendor: None,
+        runtime_version: None,
+    };
+    match release {
+        Some(release) => apply_release(&mut jdk, &release),
+        None => match run_java_version(&jdk.java, env) {
+            Ok(text) => match version::parse_version_output(&text) {
+                Some(output) => apply_version_output(&mut jdk, &output),
+                None => {
+                    let first = text.lines().next().unwrap_or("").trim().to_string();
+                    jdk.version_source = VersionSource::Unknown(format!(
+                        "no release file, and `java -version` printed no version ({first:?})"
+                    ));
+                }
+            },
+            Err(why) => {
+                jdk.version_source = VersionSource::Unknown(format!("no release file, and {why}"))
+            }
+        },
+    }
+    Some(jdk)
+}
+
+/// The `java` to look at, how it was found, and the words for it.
+fn locate(command: &[OsString], env: &Environment) -> Option<(PathBuf, FoundBy, String)> {
+    let search_path = env.get("PATH").unwrap_or(OsStr::new(DEFAULT_PATH));
+    if program_is_java(command) {
+        let program = command.first()?;
+        let program_path = Path::new(program);
+        if program_path.components().count() > 1 {
+            return is_executable(program_path).then(|| {
+                let how = format!("COMMAND's own, {}", program_path.display());
+                (program_path.to_path_buf(), FoundBy::Command, how)
+            });
+        }
+        let found = search(search_path, "java")?;
+        let how = format!("COMMAND's own, found on PATH: {}", found.display());
+        return Some((found, FoundBy::Command, how));
+    }
+    let mut how = String::new();
+    if let Some(home) = env.get("JAVA_HOME").filter(|home| !home.is_empty()) {
+        let java = Path::new(home).join("bin").join("java");
+        if is_executable(&java) {
+            let how = format!(
+                "$JAVA_HOME/bin/java (JAVA_HOME={})",
+                Path::new(home).display()
+            );
+            return Some((java, FoundBy::JavaHome, how));
+        }
+        how = format!(
+            "JAVA_HOME={} has no bin/java, so ",
+            Path::new(home).display()
+        );
+    }
+    let found = search(search_path, "java")?;
+    how.push_str(&format!("the java on PATH: {}", found.display()));
+    Some((found, FoundBy::Path, how))
+}
+
+/// `name` in the directories of a PATH value, as `execvp` looks (an empty entry is the current
+/// directory).
+fn search(path: &OsStr, name: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .map(|dir| {
+            if dir.as_os_str().is_empty() {
+                PathBuf::from(".").join(name)
+            } else {
+                dir.join(name)
+            }
+        })
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// The JDK's home from its resolved `java`: `HOME/bin/java`, or `JDK/jre/bin/java` (JDK 8),
+/// whose home is `JDK`.
+pub fn home_of(resolved_java: &Path) -> PathBuf {
+    let bin = resolved_java.parent().unwrap_or(Path::new("/"));
+    let home = if bin.file_name() == Some(OsStr::new("bin")) {
+        bin.parent().unwrap_or(bin)
+    } else {
+        bin
+    };
+    match home.parent() {
+        Some(jdk) if home.file_name() == Some(OsStr::new("jre")) => jdk.to_path_buf(),
+        _ => home.to_path_buf(),
+    }
+}
+
+/// The release file: at the home, or in its `jre` (a JDK 8 whose root has none).
+fn read_release(home: &Path) -> (Option<ReleaseFile>, VersionSource) {
+    for path in [home.join("release"), home.join("jre").join("release")] {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let release = version::parse_release(&text);
+            if release.java_version.is_some() {
+                return (Some(release), VersionSource::ReleaseFile(path));
+            }
+        }
+    }
+    (None, VersionSource::JavaVersion)
+}
+
+fn apply_release(jdk: &mut Jdk, release: &ReleaseFile) {
+    let version = release
+        .java_version
+        .as_deref()
+        .and_then(version::parse_version);
+    if version.is_none() {
+        jdk.version_source = VersionSource::Unknown(format!(
+            "the release file's JAVA_VERSION {:?} is not a Java version",
+            release.java_version.as_deref().unwrap_or("")
+        ));
+    }
+    let implementor = release.implementor.as_deref().unwrap_or("");
+    jdk.facts = JdkFacts {
+        version,
+        oracle: implementor.starts_with("Oracle")
+            || release.build_type.as_deref() == Some("commercial"),
+        openj9: release
+            .jvm_variant
+            .as_deref()
+            .is_some_and(|variant| variant.eq_ignore_ascii_case("openj9")),
+    };
+    jdk.vendor = release.implementor.clone();
+    jdk.runtime_version = release.runtime_version.clone();
+}
+
+fn apply_version_output(jdk: &mut Jdk, output: &VersionOutput) {
+    let version = version::parse_version(&output.version);
+    if version.is_none() {
+        jdk.version_source = VersionSource::Unknown(format!(
+            "`java -version` printed {:?}, which is not a Java version",
+            output.version
+        ));
+    }
+    jdk.facts = JdkFacts {
+        version,
+        oracle: output.oracle,
+        openj9: output.openj9,
+    };
+    jdk.vendor = output.runtime.clone();
+    jdk.runtime_version = output
+        .runtime
+        .as_deref()
+        .and_then(|line| line.rsplit_once("(build "))
+        .map(|(_, build)| build.trim_end_matches(')').to_string());
+}
+
+/// Run `java -version` and return what it printed on stderr, within `VERSION_TIMEOUT`.
+fn run_java_version(java: &Path, env: &Environment) -> Result<String, String> {
+    let mut command = Command::new(java);
+    command
+        .arg("-version")
+        .env_clear()
+        .envs(
+            env.vars()
+                .iter()
+                .filter(|(name, _)| !OPTION_VARIABLES.iter().any(|v| name == v))
+                .map(|(name, value)| (name, value)),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: runs in the child between fork and exec; pthread_sigmask is async-signal-safe and
+    // nothing is allocated. jwrap blocks every signal for itself; the probe starts with none
+    // blocked, like any program.
+    unsafe {
+        command.pre_exec(|| {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|err| format!("`{} -version` could not start: {err}", java.display()))?;
+    let deadline = Instant::now() + VERSION_TIMEOUT;
+    let Some(mut stderr) = child.stderr.take() else {
+        finish(&mut child, deadline);
+        return Err("`java -version` gave no output".to_string());
+    };
+    // Read on a thread, so a probe that never closes its stderr cannot hold jwrap past the
+    // deadline.
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        let _ = sender.send(String::from_utf8_lossy(&bytes).into_owned());
+    });
+    let output = receiver.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+    let exited = finish(&mut child, deadline);
+    match output {
+        Ok(text) if exited => Ok(text),
+        _ => Err(format!(
+            "`{} -version` did not answer within {} s",
+            java.display(),
+            VERSION_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Wait for the probe until `deadline`, then kill it. Whether it exited by itself.
+fn finish(child: &mut Child, deadline: Instant) -> bool {
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return true,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_is_recognised_by_name() {
+        let command = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(program_is_java(&command(&["java", "-jar", "a.jar"])));
+        assert!(program_is_java(&command(&["/opt/jdk/bin/java"])));
+        assert!(program_is_java(&command(&["./java"])));
+        assert!(!program_is_java(&command(&["javac"])));
+        assert!(!program_is_java(&command(&["sh", "-c", "java"])));
+        assert!(!program_is_java(&[]));
+    }
+
+    fn executable(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn the_java_command_runs_then_java_home_then_path() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let on_path = dir.path().join("path/java");
+        let in_home = dir.path().join("home/bin/java");
+        let explicit = dir.path().join("explicit/bin/java");
+        for java in [&on_path, &in_home, &explicit] {
+            executable(java);
+        }
+        std::fs::create_dir_all(dir.path().join("empty-home")).unwrap();
+        let path = dir.path().join("path");
+        let home = dir.path().join("home");
+        let env = |java_home: &Path| {
+            Environment::from_pairs([
+                ("PATH", path.as_os_str()),
+                ("JAVA_HOME", java_home.as_os_str()),
+            ])
+        };
+        let command = |words: &[&OsStr]| words.iter().map(|w| w.to_os_string()).collect::<Vec<_>>();
+        let found = |command: &[OsString], env: &Environment| {
+            locate(command, env).map(|(java, by, _)| (java, by))
+        };
+
+        let java = command(&[OsStr::new("java"), OsStr::new("-jar")]);
+        assert_eq!(
+            found(&java, &env(&home)),
+            Some((on_path.clone(), FoundBy::Command))
+        );
+        let explicit_command = command(&[explicit.as_os_str()]);
+        assert_eq!(
+            found(&explicit_command, &env(&home)),
+            Some((explicit.clone(), FoundBy::Command))
+        );
+        let missing = command(&[dir.path().join("nope/java").as_os_str()]);
+        assert_eq!(found(&missing, &env(&home)), None);
+
+        let script = command(&[OsStr::new("./start.sh")]);
+        assert_eq!(
+            found(&script, &env(&home)),
+            Some((in_home, FoundBy::JavaHome))
+        );
+        let (java, by, how) = locate(&script, &env(&dir.path().join("empty-home"))).unwrap();
+        assert_eq!((java, by), (on_path, FoundBy::Path));
+        assert!(how.contains("has no bin/java"), "{how}");
+        let nowhere = Environment::from_pairs([("PATH", dir.path().join("none").as_os_str())]);
+        assert_eq!(found(&script, &nowhere), None);
+    }
+
+    #[test]
+    fn homes_of_both_layouts() {
+        assert_eq!(
+            home_of(Path::new("/usr/lib/jvm/java-17-openjdk-amd64/bin/java")),
+            Path::new("/usr/lib/jvm/java-17-openjdk-amd64")
+        );
+        assert_eq!(
+            home_of(Path::new("/opt/jdk8/jre/bin/java")),
+            Path::new("/opt/jdk8")
+        );
+        assert_eq!(home_of(Path::new("/opt/odd/java")), Path::new("/opt/odd"));
+    }
+}

@@ -1,0 +1,136 @@
+//! Java: find the JDK COMMAND will run, learn what it can see and accept, and decide its flags.
+//!
+//! * `discover` finds the JDK and its version (the only part that touches files or runs
+//!   anything: the JDK's `release` file, `java -version` as a fallback);
+//! * `version` parses versions and knows what each one supports;
+//! * `userflags` finds the user's own settings in every place the JVM reads them;
+//! * `budget` splits the memory limit into heap and the rest;
+//! * `decide` turns all of that into flags and reasons, purely.
+//!
+//! `inspect` gathers the inputs (the I/O), `plan` calls `decide` and delivers the flags.
+
+pub mod budget;
+pub mod decide;
+pub mod discover;
+pub mod userflags;
+pub mod version;
+
+#[cfg(test)]
+mod matrix;
+
+use crate::cgroup::Detection;
+use crate::config::Config;
+use decide::{CgroupFacts, Decision};
+use discover::{FoundBy, Jdk, VersionSource};
+use serde_json::{Value, json};
+use userflags::{Sources, UserSettings};
+
+/// Everything the Java decision needs that had to be read from the system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JavaInputs {
+    pub jdk: Jdk,
+    /// COMMAND's program is `java` (flags can go on its command line).
+    pub command_is_java: bool,
+    pub user: UserSettings,
+    pub cgroup: CgroupFacts,
+}
+
+/// Find the JDK for the configured COMMAND and the user's settings for it. `None` when there is
+/// no COMMAND, or no JDK to be found for it.
+pub fn inspect(config: &Config, detection: &Detection) -> Option<JavaInputs> {
+    let jdk = discover::find(&config.command, &config.env)?;
+    let command_is_java = discover::program_is_java(&config.command);
+    // A command line is only known to be the JVM's when COMMAND is java, or when the user
+    // asked for flags on it (`--java-flags args` on a script that passes "$@" to java).
+    let command_line = (command_is_java || config.java_flags == crate::cli::JavaFlagsMode::Args)
+        .then(|| config.command.get(1..).unwrap_or_default());
+    let launcher_options = jdk.facts.has_launcher_options();
+    let sources = Sources {
+        java_tool_options: config.env.get_str("JAVA_TOOL_OPTIONS"),
+        jdk_java_options: config
+            .env
+            .get_str("JDK_JAVA_OPTIONS")
+            .filter(|_| launcher_options),
+        command_line,
+        java_options: config.env.get_str("_JAVA_OPTIONS"),
+        argfiles: launcher_options,
+    };
+    let user = userflags::scan(&sources, &|path| std::fs::read_to_string(path));
+    Some(JavaInputs {
+        jdk,
+        command_is_java,
+        user,
+        cgroup: CgroupFacts::from_detection(detection),
+    })
+}
+
+/// One line naming the JDK, its version and where the version came from.
+pub fn describe_jdk(jdk: &Jdk) -> String {
+    let version = match &jdk.facts.version {
+        Some(v) => format!("version {v}"),
+        None => "version unknown".to_string(),
+    };
+    let vendor = jdk
+        .vendor
+        .as_deref()
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    let source = match &jdk.version_source {
+        VersionSource::ReleaseFile(path) => format!("from {}", path.display()),
+        VersionSource::JavaVersion => "from `java -version`".to_string(),
+        VersionSource::Unknown(why) => why.clone(),
+    };
+    format!(
+        "JDK {}{vendor}, {version} {source}; its java: {}",
+        jdk.home.display(),
+        jdk.how
+    )
+}
+
+/// The `java` object of `jwrap info --json`.
+pub fn summary(inputs: &JavaInputs, decision: &Decision, delivery: &str) -> Value {
+    let jdk = &inputs.jdk;
+    let version = jdk.facts.version.as_ref();
+    let view = decision.sight.views.first();
+    let budget = decision.budget.as_ref().map(|b| {
+        let regions: serde_json::Map<String, Value> = b
+            .regions
+            .iter()
+            .map(|r| (r.region.key().to_string(), json!(r.mib)))
+            .collect();
+        json!({
+            "limit_mib": b.limit_mib,
+            "heap_mib": b.heap_mib,
+            "regions": regions,
+            "arithmetic": b.to_string(),
+        })
+    });
+    json!({
+        "path": jdk.java.to_string_lossy(),
+        "resolved": jdk.resolved.to_string_lossy(),
+        "home": jdk.home.to_string_lossy(),
+        "found_by": match jdk.found_by {
+            FoundBy::Command => "command",
+            FoundBy::JavaHome => "JAVA_HOME",
+            FoundBy::Path => "PATH",
+        },
+        "found": jdk.how,
+        "version": version.map(|v| v.text.clone()),
+        "feature": version.map(|v| v.feature),
+        "runtime_version": jdk.runtime_version,
+        "vendor": jdk.vendor,
+        "version_source": match &jdk.version_source {
+            VersionSource::ReleaseFile(path) => Value::String(path.to_string_lossy().into_owned()),
+            VersionSource::JavaVersion => Value::String("java -version".to_string()),
+            VersionSource::Unknown(why) => Value::String(format!("unknown: {why}")),
+        },
+        "container_support": jdk.facts.container_support().describe(),
+        "blind": decision.sight.blind,
+        "why": decision.sight.why,
+        "sees_memory_bytes": view.and_then(|v| v.memory),
+        "sees_cpus": view.and_then(|v| v.cpus),
+        "heap_budget": budget,
+        "user_settings": inputs.user.settings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "delivery": delivery,
+    })
+}
