@@ -81,7 +81,13 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     }
 
     for warning in &detection.warnings {
-        log::warn(warning);
+        // The kernel's init starts before /proc and /sys are mounted (its command mounts
+        // them): missing files are expected there, not worth a warning on the console.
+        if kernel_init {
+            log::info(warning);
+        } else {
+            log::warn(warning);
+        }
     }
     let Some(plan) = plan else {
         return Ok(EXIT_USAGE);
