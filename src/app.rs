@@ -1,15 +1,17 @@
 //! Orchestration: options → configuration → detection → plan → report or run.
 //! The only module that sees all the others.
 
-use crate::cgroup;
+use crate::cgroup::{self, Detection, events::MemoryEvents};
 use crate::cli;
 use crate::config::{self, Action, Config, Environment};
 use crate::init::{self, Inherited};
 use crate::java;
-use crate::limits;
+use crate::limits::{self, Limits};
 use crate::log;
-use crate::plan;
+use crate::oom;
+use crate::plan::{self, Plan};
 use crate::report::Report;
+use crate::runtimes;
 use anyhow::Context;
 use serde_json::Value;
 use std::ffi::OsString;
@@ -36,7 +38,9 @@ pub fn main(args: Vec<OsString>, inherited: Inherited) -> i32 {
         Ok(code) => code,
         Err(err) => {
             // A closed stdout (`jwrap info | head`) is not worth a message.
-            if err.downcast_ref::<io::Error>().map(io::Error::kind) == Some(io::ErrorKind::BrokenPipe) {
+            if err.downcast_ref::<io::Error>().map(io::Error::kind)
+                == Some(io::ErrorKind::BrokenPipe)
+            {
                 return 0;
             }
             log::error(&format!("{err:#}"));
@@ -56,7 +60,8 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     );
     let plan = (!config.command.is_empty()).then(|| {
         let java = java::inspect(config, &detection);
-        plan::plan(config, &limits, java.as_ref())
+        let runtime = runtimes::inspect(config, detection.host.cpus.value());
+        plan::plan(config, &limits, java.as_ref(), &runtime)
     });
 
     if let Action::Info { json } = config.action {
@@ -68,7 +73,8 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
             java: plan.as_ref().map_or(Value::Null, |plan| plan.java.clone()),
         };
         let text = if json {
-            let mut text = serde_json::to_string_pretty(&report.json()).context("cannot encode JSON")?;
+            let mut text =
+                serde_json::to_string_pretty(&report.json()).context("cannot encode JSON")?;
             text.push('\n');
             text
         } else {
@@ -103,18 +109,65 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
         log::error(&failure.message);
         return Ok(failure.code);
     }
+    // Read before the child exists, so that a kill during the run shows as a rise.
+    let events_before = cgroup::events::read(&config.root, &detection);
     let code = match init::run(&plan.argv, &plan.env, &config.supervision, inherited) {
-        Ok(exit) => init::exit_code(exit, &config.supervision.success_exits),
+        Ok(exit) => {
+            explain_oom_kill(
+                config,
+                &detection,
+                &limits,
+                &plan,
+                exit,
+                events_before.as_ref(),
+            );
+            init::exit_code(exit, &config.supervision.success_exits)
+        }
         Err(failure) => {
             log::error(&failure.message);
             failure.code
         }
     };
     if kernel_init {
-        log::notice(&format!("the command ended with exit code {code}; powering off"));
+        log::notice(&format!(
+            "the command ended with exit code {code}; powering off"
+        ));
         init::power_off();
     }
     Ok(code)
+}
+
+/// When the kernel's OOM killer ended the child, say so (unless `-q`).
+fn explain_oom_kill(
+    config: &Config,
+    detection: &Detection,
+    limits: &Limits,
+    plan: &Plan,
+    exit: init::ChildExit,
+    before: Option<&MemoryEvents>,
+) {
+    if !oom::killed(exit) {
+        return;
+    }
+    let after = cgroup::events::read(&config.root, detection);
+    let program = config
+        .command
+        .first()
+        .map(|p| p.to_string_lossy())
+        .unwrap_or_default();
+    let death = oom::Death {
+        exit,
+        program: &program,
+        before,
+        after: after.as_ref(),
+        enforced: &detection.memory,
+        sized_for: &limits.memory,
+        heap: plan.heap.as_ref(),
+        heap_percent: config.heap_percent,
+    };
+    if let Some(text) = oom::explain(&death) {
+        log::notice(&text);
+    }
 }
 
 /// `--help` and `--version` go to stdout with exit code 0; every other parse error is a
@@ -122,7 +175,9 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
 fn report_clap_error(err: &clap::Error) -> i32 {
     use clap::error::ErrorKind;
     match err.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let mut stdout = io::stdout().lock();
             let _ = write!(stdout, "{}", err.render());
             let _ = stdout.flush();
@@ -131,7 +186,10 @@ fn report_clap_error(err: &clap::Error) -> i32 {
         _ => {
             let rendered = err.render().to_string();
             let text = rendered.strip_prefix("error: ").unwrap_or(&rendered);
-            let lines: Vec<&str> = text.lines().filter(|line| !line.trim().is_empty()).collect();
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .collect();
             log::error(&lines.join("\n"));
             EXIT_USAGE
         }

@@ -1,11 +1,9 @@
 //! The command line, as plain data. Every option has its `JWRAP_*` variable (the option wins);
 //! values are checked here, and `config` turns the result into a `Config`.
 
-use crate::signals::{Rewrite, parse_rewrite, parse_signal};
-use crate::units::{BadValue, parse_cpus, parse_percent, parse_seconds, parse_size};
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::ffi::OsString;
-use std::time::Duration;
 
 const ABOUT: &str = "Container entrypoint: detects the container's memory and CPU limits, \
 sizes the JVM (or other runtimes) to fit them, and runs COMMAND under a signal-forwarding, \
@@ -19,7 +17,7 @@ Examples:
   jwrap --kill-after 20 -- ./start.sh  escalate a forwarded SIGTERM to SIGKILL after 20 s
 
 Exit status: the command's; 128+N when it was killed by signal N; 125 when jwrap itself
-failed (bad option or value); 126 when COMMAND could not be executed; 127 when it was not found.";
+failed (bad option or value); 126 when COMMAND could not be executed; 127 when it was not found.\n";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,7 +59,7 @@ pub struct InfoArgs {
 }
 
 /// How the JVM flags reach the JVM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JavaFlagsMode {
     /// As arguments when COMMAND is `java`, else in JAVA_TOOL_OPTIONS.
     Auto,
@@ -73,6 +71,9 @@ pub enum JavaFlagsMode {
     Off,
 }
 
+/// The options, as given. Values stay text here: `config` checks them once it knows whether
+/// each came from the option or from its variable (so a bad variable cannot fail a run whose
+/// option overrides it, and every message names what the user actually wrote).
 #[derive(Debug, Args)]
 pub struct Options {
     /// Read /proc and /sys below DIR instead of / (tests, inspecting a copied machine).
@@ -80,75 +81,132 @@ pub struct Options {
     pub root: Option<OsString>,
 
     /// Use SIZE (536870912, 512m, 512Mi, 1g, 1.5Gi) instead of the detected memory limit.
-    #[arg(long, value_name = "SIZE", env = "JWRAP_MEMORY_LIMIT", value_parser = size, global = true)]
-    pub memory_limit: Option<u64>,
+    #[arg(
+        long,
+        value_name = "SIZE",
+        env = "JWRAP_MEMORY_LIMIT",
+        allow_negative_numbers = true,
+        global = true
+    )]
+    pub memory_limit: Option<String>,
 
     /// Use N CPUs (1.5 and 500m allowed) instead of the detected CPU limit.
-    #[arg(long, value_name = "N", env = "JWRAP_CPUS", value_parser = cpus, global = true)]
-    pub cpus: Option<f64>,
+    #[arg(
+        long,
+        value_name = "N",
+        env = "JWRAP_CPUS",
+        allow_negative_numbers = true,
+        global = true
+    )]
+    pub cpus: Option<String>,
 
     /// Heap = P % of the memory limit, instead of the default budget.
-    #[arg(long, value_name = "P", env = "JWRAP_HEAP_PERCENT", value_parser = percent, global = true)]
-    pub heap_percent: Option<f64>,
+    #[arg(
+        long,
+        value_name = "P",
+        env = "JWRAP_HEAP_PERCENT",
+        allow_negative_numbers = true,
+        global = true
+    )]
+    pub heap_percent: Option<String>,
 
-    /// How JVM flags are passed: auto, args, env, off.
-    #[arg(long, value_name = "MODE", env = "JWRAP_JAVA_FLAGS", value_enum, default_value = "auto",
-          global = true, hide_possible_values = true)]
-    pub java_flags: JavaFlagsMode,
+    /// How JVM flags are passed: auto (arguments when COMMAND is java, else JAVA_TOOL_OPTIONS), args, env, off.
+    #[arg(
+        long,
+        value_name = "MODE",
+        env = "JWRAP_JAVA_FLAGS",
+        default_value = "auto",
+        global = true
+    )]
+    pub java_flags: String,
 
     /// For other runtimes (Go, Node.js, .NET, Python), export the variables they read, where unset: on, off.
-    #[arg(long, value_name = "on|off", env = "JWRAP_RUNTIME_ENV", value_parser = on_off,
-          default_value = "on", action = clap::ArgAction::Set, global = true)]
-    pub runtime_env: bool,
+    #[arg(
+        long,
+        value_name = "on|off",
+        env = "JWRAP_RUNTIME_ENV",
+        default_value = "on",
+        global = true
+    )]
+    pub runtime_env: String,
 
     /// Forward signals to the child only, not to its process group.
-    #[arg(long, env = "JWRAP_SINGLE_CHILD", global = true)]
+    #[arg(long, env = "JWRAP_SINGLE_CHILD", value_parser = BoolishValueParser::new(), global = true)]
     pub single_child: bool,
 
     /// Deliver TO when FROM arrives (names or numbers; TO 0 drops FROM). Repeatable.
-    #[arg(long, value_name = "FROM:TO", env = "JWRAP_REWRITE", value_parser = rewrite,
-          value_delimiter = ',', global = true)]
-    pub rewrite: Vec<Rewrite>,
+    #[arg(
+        long,
+        value_name = "FROM:TO",
+        env = "JWRAP_REWRITE",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub rewrite: Vec<String>,
 
     /// After forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL the child's group if it still lives after SECONDS.
-    #[arg(long, value_name = "SECONDS", env = "JWRAP_KILL_AFTER", value_parser = seconds, global = true)]
-    pub kill_after: Option<Duration>,
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "JWRAP_KILL_AFTER",
+        allow_negative_numbers = true,
+        global = true
+    )]
+    pub kill_after: Option<String>,
 
     /// When the child has exited, SIGTERM what is left of its group and of adopted orphans, wait up to
     /// SECONDS, then SIGKILL them; 0 skips draining.
-    #[arg(long, value_name = "SECONDS", env = "JWRAP_DRAIN_TIMEOUT", value_parser = seconds,
-          default_value = "2", global = true)]
-    pub drain_timeout: Duration,
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "JWRAP_DRAIN_TIMEOUT",
+        allow_negative_numbers = true,
+        default_value = "2",
+        global = true
+    )]
+    pub drain_timeout: String,
 
     /// Hold the first SIGTERM this long before forwarding it (lets a load balancer stop sending traffic).
-    #[arg(long, value_name = "SECONDS", env = "JWRAP_TERM_DELAY", value_parser = seconds,
-          default_value = "0", global = true)]
-    pub term_delay: Duration,
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "JWRAP_TERM_DELAY",
+        allow_negative_numbers = true,
+        default_value = "0",
+        global = true
+    )]
+    pub term_delay: String,
 
     /// Report exit code CODE as 0 (e.g. 143, a JVM that shut down cleanly on SIGTERM). Repeatable.
-    #[arg(long, value_name = "CODE", env = "JWRAP_SUCCESS_EXIT", value_parser = exit_code,
-          value_delimiter = ',', global = true)]
-    pub success_exit: Vec<i32>,
+    #[arg(
+        long,
+        value_name = "CODE",
+        env = "JWRAP_SUCCESS_EXIT",
+        allow_negative_numbers = true,
+        value_delimiter = ',',
+        global = true
+    )]
+    pub success_exit: Vec<String>,
 
     /// When jwrap's parent dies, act as if SIG had arrived.
-    #[arg(long, value_name = "SIG", env = "JWRAP_PDEATH_SIGNAL", value_parser = signal, global = true)]
-    pub pdeath_signal: Option<i32>,
+    #[arg(long, value_name = "SIG", env = "JWRAP_PDEATH_SIGNAL", global = true)]
+    pub pdeath_signal: Option<String>,
 
     /// No init: compute the flags, then replace jwrap with COMMAND.
-    #[arg(long, env = "JWRAP_EXEC", global = true)]
+    #[arg(long, env = "JWRAP_EXEC", value_parser = BoolishValueParser::new(), global = true)]
     pub exec: bool,
 
     /// Log every decision to stderr.
-    #[arg(short, long, env = "JWRAP_VERBOSE", global = true)]
+    #[arg(short, long, env = "JWRAP_VERBOSE", value_parser = BoolishValueParser::new(), global = true)]
     pub verbose: bool,
 
     /// No warnings.
-    #[arg(short, long, env = "JWRAP_QUIET", global = true, conflicts_with = "verbose")]
+    #[arg(short, long, env = "JWRAP_QUIET", value_parser = BoolishValueParser::new(), global = true,
+          conflicts_with = "verbose")]
     pub quiet: bool,
 }
 
-/// Whether a value came from the command line or from its variable, for the settings that
-/// `info` names as sources.
+/// Whether a value came from the command line or from its variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     Option,
@@ -158,71 +216,57 @@ pub enum Origin {
 #[derive(Debug)]
 pub struct Parsed {
     pub cli: Cli,
-    pub memory_limit_origin: Origin,
-    pub cpus_origin: Origin,
+    /// Where each checked option's value came from, by option id (`memory_limit`, `cpus`...).
+    origins: Vec<(&'static str, Origin)>,
 }
+
+impl Parsed {
+    pub fn origin(&self, id: &str) -> Origin {
+        self.origins
+            .iter()
+            .find(|(known, _)| *known == id)
+            .map_or(Origin::Option, |(_, origin)| *origin)
+    }
+}
+
+/// The options whose values `config` checks: id, option, variable.
+pub const CHECKED: [(&str, &str, &str); 11] = [
+    ("memory_limit", "--memory-limit", "JWRAP_MEMORY_LIMIT"),
+    ("cpus", "--cpus", "JWRAP_CPUS"),
+    ("heap_percent", "--heap-percent", "JWRAP_HEAP_PERCENT"),
+    ("java_flags", "--java-flags", "JWRAP_JAVA_FLAGS"),
+    ("runtime_env", "--runtime-env", "JWRAP_RUNTIME_ENV"),
+    ("rewrite", "--rewrite", "JWRAP_REWRITE"),
+    ("kill_after", "--kill-after", "JWRAP_KILL_AFTER"),
+    ("drain_timeout", "--drain-timeout", "JWRAP_DRAIN_TIMEOUT"),
+    ("term_delay", "--term-delay", "JWRAP_TERM_DELAY"),
+    ("success_exit", "--success-exit", "JWRAP_SUCCESS_EXIT"),
+    ("pdeath_signal", "--pdeath-signal", "JWRAP_PDEATH_SIGNAL"),
+];
 
 /// Parse `args` (argv without the program name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::Error> {
+    use clap::parser::ValueSource;
     let program = std::iter::once(OsString::from("jwrap"));
     let matches = Cli::command().try_get_matches_from(program.chain(args))?;
     let cli = Cli::from_arg_matches(&matches)?;
-    let origin = |id: &str| {
-        let from_env = [Some(&matches), matches.subcommand().map(|(_, sub)| sub)]
-            .into_iter()
-            .flatten()
-            .any(|m| m.value_source(id) == Some(clap::parser::ValueSource::EnvVariable));
-        if from_env {
-            Origin::Environment
-        } else {
-            Origin::Option
-        }
-    };
-    Ok(Parsed {
-        memory_limit_origin: origin("memory_limit"),
-        cpus_origin: origin("cpus"),
-        cli,
-    })
-}
-
-fn size(text: &str) -> Result<u64, BadValue> {
-    parse_size(text)
-}
-
-fn cpus(text: &str) -> Result<f64, BadValue> {
-    parse_cpus(text)
-}
-
-fn percent(text: &str) -> Result<f64, BadValue> {
-    parse_percent(text)
-}
-
-fn seconds(text: &str) -> Result<Duration, BadValue> {
-    parse_seconds(text)
-}
-
-fn rewrite(text: &str) -> Result<Rewrite, BadValue> {
-    parse_rewrite(text)
-}
-
-fn signal(text: &str) -> Result<i32, BadValue> {
-    parse_signal(text, false)
-}
-
-fn exit_code(text: &str) -> Result<i32, BadValue> {
-    text.trim()
-        .parse::<i32>()
-        .ok()
-        .filter(|code| (0..=255).contains(code))
-        .ok_or_else(|| BadValue(format!("invalid exit code '{text}': expected a number 0-255")))
-}
-
-fn on_off(text: &str) -> Result<bool, BadValue> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "on" | "1" | "true" | "yes" => Ok(true),
-        "off" | "0" | "false" | "no" => Ok(false),
-        _ => Err(BadValue(format!("invalid value '{text}': expected on or off"))),
-    }
+    // A global option given after `info` is recorded in the subcommand's matches too.
+    let levels = [Some(&matches), matches.subcommand().map(|(_, sub)| sub)];
+    let origins = CHECKED
+        .iter()
+        .map(|(id, _, _)| {
+            let sources = levels.iter().flatten().map(|m| m.value_source(id));
+            let from_command_line = sources.clone().any(|s| s == Some(ValueSource::CommandLine));
+            let from_env = sources.clone().any(|s| s == Some(ValueSource::EnvVariable));
+            let origin = if from_env && !from_command_line {
+                Origin::Environment
+            } else {
+                Origin::Option
+            };
+            (*id, origin)
+        })
+        .collect();
+    Ok(Parsed { cli, origins })
 }
 
 #[cfg(test)]
@@ -265,39 +309,41 @@ mod tests {
 
     #[test]
     fn options_before_info_and_valued_switches() {
-        let parsed = parse_strs(&["--memory-limit", "512m", "info", "--", "java", "-version"]).unwrap();
+        let parsed =
+            parse_strs(&["--memory-limit", "512m", "info", "--", "java", "-version"]).unwrap();
         assert!(matches!(parsed.cli.subcommand, Some(Sub::Info(_))));
-        assert_eq!(parsed.cli.options.memory_limit, Some(512 << 20));
+        assert_eq!(parsed.cli.options.memory_limit.as_deref(), Some("512m"));
         let parsed = parse_strs(&["--runtime-env", "off", "--", "x"]).unwrap();
-        assert!(!parsed.cli.options.runtime_env);
+        assert_eq!(parsed.cli.options.runtime_env, "off");
         assert_eq!(parsed.cli.command, ["x"]);
         let parsed = parse_strs(&["--runtime-env=on", "x"]).unwrap();
-        assert!(parsed.cli.options.runtime_env);
+        assert_eq!(parsed.cli.options.runtime_env, "on");
     }
 
     #[test]
     fn repeatable_and_delimited_values() {
         let parsed = parse_strs(&[
-            "--rewrite", "TERM:QUIT", "--rewrite", "INT:0,HUP:USR1", "--success-exit", "143,130", "--", "x",
+            "--rewrite",
+            "TERM:QUIT",
+            "--rewrite",
+            "INT:0,HUP:USR1",
+            "--success-exit",
+            "143,130",
+            "--",
+            "x",
         ])
         .unwrap();
         assert_eq!(parsed.cli.options.rewrite.len(), 3);
-        assert_eq!(parsed.cli.options.success_exit, [143, 130]);
+        assert_eq!(parsed.cli.options.success_exit, ["143", "130"]);
+        assert_eq!(parsed.origin("rewrite"), Origin::Option);
     }
 
     #[test]
-    fn bad_values_are_errors() {
+    fn unknown_options_are_errors() {
         for args in [
-            &["--memory-limit", "-1", "--", "x"][..],
-            &["--memory-limit", "0", "--", "x"],
-            &["--memory-limit", "12x", "--", "x"],
-            &["--memory-limit", "", "--", "x"],
-            &["--cpus", "0", "--", "x"],
-            &["--cpus", "-1", "--", "x"],
-            &["--java-flags", "sometimes", "--", "x"],
-            &["--success-exit", "256", "--", "x"],
-            &["--pdeath-signal", "NOPE", "--", "x"],
-            &["--bogus", "--", "x"],
+            &["--bogus", "--", "x"][..],
+            &["--memory-limit"],
+            &["info", "--bogus"],
         ] {
             assert!(parse_strs(args).is_err(), "{args:?} was accepted");
         }

@@ -4,11 +4,12 @@
 //! environment (JAVA_HOME, PATH, JAVA_TOOL_OPTIONS...) is captured here once, as an
 //! `Environment` value that the pure parts of jwrap take as an argument.
 
-use crate::cli::{JavaFlagsMode, Origin, Parsed, Sub};
+use crate::cli::{self, JavaFlagsMode, Origin, Parsed, Sub};
 use crate::limits::Source;
 use crate::log::Verbosity;
 use crate::root::Root;
-use crate::signals::Rewrite;
+use crate::signals::{Rewrite, parse_rewrite, parse_signal};
+use crate::units::{BadValue, parse_cpus, parse_percent, parse_seconds, parse_size};
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,9 +27,14 @@ impl Environment {
         }
     }
 
-    pub fn from_pairs<K: Into<OsString>, V: Into<OsString>>(pairs: impl IntoIterator<Item = (K, V)>) -> Environment {
+    pub fn from_pairs<K: Into<OsString>, V: Into<OsString>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Environment {
         Environment {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -107,45 +113,87 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
-    let Parsed {
-        cli,
-        memory_limit_origin,
-        cpus_origin,
-    } = parsed;
-    let options = cli.options;
-    let (action, command) = match cli.subcommand {
-        Some(Sub::Info(info)) => (Action::Info { json: info.json }, info.command),
-        None => (Action::Run, cli.command),
+    // The name the user wrote for an option's value: the option, or its variable.
+    let named = |id: &str| -> &'static str {
+        let (_, option, variable) = cli::CHECKED
+            .iter()
+            .find(|(known, _, _)| *known == id)
+            .copied()
+            .unwrap_or(("", "an option", "a variable"));
+        match parsed.origin(id) {
+            Origin::Option => option,
+            Origin::Environment => variable,
+        }
+    };
+    let options = &parsed.cli.options;
+    let (action, command) = match &parsed.cli.subcommand {
+        Some(Sub::Info(info)) => (Action::Info { json: info.json }, info.command.clone()),
+        None => (Action::Run, parsed.cli.command.clone()),
     };
     if action == Action::Run && command.is_empty() {
         return Err(UsageError(
-            "no command given; usage: jwrap [OPTIONS] [--] COMMAND [ARG]... (or jwrap info)".to_string(),
+            "no command given; usage: jwrap [OPTIONS] [--] COMMAND [ARG]... (or jwrap info)"
+                .to_string(),
         ));
     }
     if command.first().is_some_and(|program| program.is_empty()) {
         return Err(UsageError("the command is an empty string".to_string()));
     }
-    let setting = |origin: Origin, option: &str, variable: &str, text: String| Source::Setting {
-        name: match origin {
-            Origin::Option => option.to_string(),
-            Origin::Environment => variable.to_string(),
-        },
-        text,
+    let setting = |id: &str, text: &str| Source::Setting {
+        name: named(id).to_string(),
+        text: text.to_string(),
     };
-    let memory_override = options.memory_limit.map(|bytes| Override {
-        value: bytes,
-        source: setting(memory_limit_origin, "--memory-limit", "JWRAP_MEMORY_LIMIT", bytes.to_string()),
-    });
-    let cpus_override = options.cpus.map(|cpus| Override {
-        value: cpus,
-        source: setting(cpus_origin, "--cpus", "JWRAP_CPUS", cpus.to_string()),
-    });
-    let root = match options.root {
-        Some(dir) if dir.is_empty() => return Err(UsageError("--root: the directory is empty".to_string())),
+    let memory_override = match &options.memory_limit {
+        Some(text) => Some(Override {
+            value: checked(named("memory_limit"), text, parse_size)?,
+            source: setting("memory_limit", text),
+        }),
+        None => None,
+    };
+    let cpus_override = match &options.cpus {
+        Some(text) => Some(Override {
+            value: checked(named("cpus"), text, parse_cpus)?,
+            source: setting("cpus", text),
+        }),
+        None => None,
+    };
+    let heap_percent = match &options.heap_percent {
+        Some(text) => Some(checked(named("heap_percent"), text, parse_percent)?),
+        None => None,
+    };
+    let java_flags = checked(named("java_flags"), &options.java_flags, java_flags_mode)?;
+    let runtime_env = checked(named("runtime_env"), &options.runtime_env, on_off)?;
+    let rewrites = options
+        .rewrite
+        .iter()
+        .map(|text| checked(named("rewrite"), text, parse_rewrite))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kill_after = match &options.kill_after {
+        Some(text) => Some(checked(named("kill_after"), text, parse_seconds)?),
+        None => None,
+    };
+    let success_exits = options
+        .success_exit
+        .iter()
+        .map(|text| checked(named("success_exit"), text, exit_code))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pdeath_signal = match &options.pdeath_signal {
+        Some(text) => Some(checked(named("pdeath_signal"), text, |t| {
+            parse_signal(t, false)
+        })?),
+        None => None,
+    };
+    let root = match &options.root {
+        Some(dir) if dir.is_empty() => {
+            return Err(UsageError("--root: the directory is empty".to_string()));
+        }
         Some(dir) => {
             let path = PathBuf::from(dir);
             if !path.is_dir() {
-                return Err(UsageError(format!("--root {}: not a directory", path.display())));
+                return Err(UsageError(format!(
+                    "--root {}: not a directory",
+                    path.display()
+                )));
             }
             Root::new(path)
         }
@@ -163,17 +211,21 @@ pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
         root,
         memory_override,
         cpus_override,
-        heap_percent: options.heap_percent,
-        java_flags: options.java_flags,
-        runtime_env: options.runtime_env,
+        heap_percent,
+        java_flags,
+        runtime_env,
         supervision: Supervision {
             single_child: options.single_child,
-            rewrites: options.rewrite,
-            kill_after: options.kill_after,
-            drain_timeout: options.drain_timeout,
-            term_delay: options.term_delay,
-            success_exits: options.success_exit,
-            pdeath_signal: options.pdeath_signal,
+            rewrites,
+            kill_after,
+            drain_timeout: checked(
+                named("drain_timeout"),
+                &options.drain_timeout,
+                parse_seconds,
+            )?,
+            term_delay: checked(named("term_delay"), &options.term_delay, parse_seconds)?,
+            success_exits,
+            pdeath_signal,
         },
         exec: options.exec,
         verbosity,
@@ -182,13 +234,57 @@ pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
     })
 }
 
+/// One value checked; the message names the option or variable it came from.
+fn checked<T>(
+    name: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, BadValue>,
+) -> Result<T, UsageError> {
+    parse(text).map_err(|err| UsageError(format!("{name}: {err}")))
+}
+
+fn java_flags_mode(text: &str) -> Result<JavaFlagsMode, BadValue> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(JavaFlagsMode::Auto),
+        "args" => Ok(JavaFlagsMode::Args),
+        "env" => Ok(JavaFlagsMode::Env),
+        "off" => Ok(JavaFlagsMode::Off),
+        _ => Err(BadValue(format!(
+            "invalid mode '{text}': expected auto, args, env or off"
+        ))),
+    }
+}
+
+fn on_off(text: &str) -> Result<bool, BadValue> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" | "yes" => Ok(true),
+        "off" | "0" | "false" | "no" => Ok(false),
+        _ => Err(BadValue(format!(
+            "invalid value '{text}': expected on or off"
+        ))),
+    }
+}
+
+fn exit_code(text: &str) -> Result<i32, BadValue> {
+    text.trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|code| (0..=255).contains(code))
+        .ok_or_else(|| {
+            BadValue(format!(
+                "invalid exit code '{text}': expected a number 0-255"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli;
 
     fn config(args: &[&str]) -> Result<Config, UsageError> {
-        let parsed = cli::parse(args.iter().map(OsString::from)).map_err(|e| UsageError(e.to_string()))?;
+        let parsed =
+            cli::parse(args.iter().map(OsString::from)).map_err(|e| UsageError(e.to_string()))?;
         build(parsed, Environment::default())
     }
 
@@ -209,6 +305,28 @@ mod tests {
         assert_eq!(config.cpus_override.unwrap().value, 1.5);
         assert_eq!(config.supervision.drain_timeout, Duration::from_secs(2));
         assert_eq!(config.supervision.term_delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_naming_their_option() {
+        for args in [
+            &["--memory-limit", "-1", "--", "x"][..],
+            &["--memory-limit", "0", "--", "x"],
+            &["--memory-limit", "12x", "--", "x"],
+            &["--memory-limit", "", "--", "x"],
+            &["--cpus", "0", "--", "x"],
+            &["--cpus", "-1", "--", "x"],
+            &["--java-flags", "sometimes", "--", "x"],
+            &["--success-exit", "256", "--", "x"],
+            &["--pdeath-signal", "NOPE", "--", "x"],
+            &["--rewrite", "KILL:TERM", "--", "x"],
+            &["--drain-timeout", "soon", "--", "x"],
+        ] {
+            let err = config(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} was accepted"));
+            assert!(err.0.starts_with(args[0]), "{args:?}: {}", err.0);
+        }
     }
 
     #[test]

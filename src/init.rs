@@ -4,10 +4,12 @@
 //!
 //! 1. `block_signals` — the very first thing `main` does, before options are parsed or limits
 //!    detected, so a SIGTERM that arrives during start-up stays pending and is forwarded later.
+//!    Every signal is blocked, the real-time ones libc keeps for itself included.
 //! 2. `spawn` — the child gets its own process group, the terminal's foreground when jwrap has
 //!    it, exactly the signal mask and ignored signals jwrap inherited, and none of jwrap's files.
 //! 3. `Supervisor::run` — one loop: wait for a signal or a deadline, forward, reap, and once the
-//!    main child is gone, drain what is left of its processes, then return its status.
+//!    main child is gone, drain what is left of its processes (SIGTERM, and SIGKILL after
+//!    `--drain-timeout`), then return its status.
 //!
 //! After the child is spawned nothing here may end jwrap early or panic: while the child lives,
 //! a dead init takes the container down. A failed forward or wait is a warning, and the loop goes
@@ -29,9 +31,8 @@ use crate::log;
 use crate::signals::{rewritten, signal_name};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
+use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, getppid};
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -42,19 +43,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// What jwrap inherited and must hand on to the child unchanged.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Inherited {
-    mask: SigSet,
+    /// The signal mask, as the kernel keeps it: bit N-1 set when signal N is blocked.
+    mask: u64,
     /// SIGPIPE was ignored when jwrap started. Rust's `Command` resets SIGPIPE to the default in
     /// every child, so an inherited "ignore" has to be put back.
     sigpipe_ignored: bool,
-}
-
-impl Inherited {
-    /// The signal mask jwrap started with.
-    pub fn mask(&self) -> &SigSet {
-        &self.mask
-    }
+    /// The parent at start-up, so `--pdeath-signal` can tell that it died before it was watched.
+    parent: Pid,
 }
 
 /// Block every signal, and return what was inherited.
@@ -63,12 +60,49 @@ impl Inherited {
 /// fault signals (a real SIGSEGV in jwrap) are still fatal even when blocked; the same signals
 /// sent with kill(2) are merely forwarded, so they cannot kill jwrap and orphan the child.
 pub fn block_signals() -> Inherited {
-    let mut mask = SigSet::empty();
-    // pthread_sigmask only fails for an invalid `how`; there is nothing to do if it did.
-    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut mask));
+    let mut mask = 0;
+    // Only an invalid `how` or pointer makes this fail; neither can happen here.
+    let _ = set_signal_mask(EVERY_SIGNAL, Some(&mut mask));
     Inherited {
         mask,
         sigpipe_ignored: sigpipe_is_ignored(),
+        parent: getppid(),
+    }
+}
+
+/// Signals 1 to 64, as a kernel mask. Not `sigfillset`: libc leaves out the signals it keeps for
+/// itself (32 and 33 in glibc, 32 to 34 in musl) and glibc's `sigprocmask` refuses to block
+/// them, yet anyone may send them; unblocked, their default action would kill jwrap.
+const EVERY_SIGNAL: u64 = u64::MAX;
+
+/// rt_sigprocmask(2) itself, bypassing libc's filter (see `EVERY_SIGNAL`). Async-signal-safe:
+/// the child calls it between fork and exec.
+fn set_signal_mask(mask: u64, old: Option<&mut u64>) -> Result<(), Errno> {
+    let old = old.map_or(std::ptr::null_mut(), |old| old as *mut u64);
+    // SAFETY: the kernel reads and writes 8 bytes (the size passed) at these valid pointers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &mask as *const u64,
+            old,
+            std::mem::size_of::<u64>(),
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(Errno::last()) }
+}
+
+/// The same set as a `SigSet`, for the signalfd.
+fn every_signal_set() -> SigSet {
+    // SAFETY: sigset_t is plain data, and all zeroes is the empty set; the kernel reads the first
+    // 8 bytes (_NSIG / 8) as one bit per signal, which is what we write.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        std::ptr::write_unaligned(
+            (&mut set as *mut libc::sigset_t).cast::<u64>(),
+            EVERY_SIGNAL,
+        );
+        SigSet::from_sigset_t_unchecked(set)
     }
 }
 
@@ -76,7 +110,8 @@ fn sigpipe_is_ignored() -> bool {
     // SAFETY: a query (no new action); `old` is a valid, zeroed sigaction.
     unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
     }
 }
 
@@ -101,7 +136,11 @@ impl ChildExit {
 /// that code was listed with `--success-exit`.
 pub fn exit_code(exit: ChildExit, success_exits: &[i32]) -> i32 {
     let code = exit.code();
-    if success_exits.contains(&code) { 0 } else { code }
+    if success_exits.contains(&code) {
+        0
+    } else {
+        code
+    }
 }
 
 /// Why COMMAND did not start: exit code 127 when it was not found, 126 when it was found but
@@ -114,11 +153,20 @@ pub struct SpawnError {
 
 fn spawn_error(program: &OsStr, err: &io::Error) -> SpawnError {
     let reason = err.to_string();
-    let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
+    let reason = reason
+        .split(" (os error")
+        .next()
+        .unwrap_or(&reason)
+        .to_string();
     let code = match err.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => 127,
-        Some(libc::EACCES) | Some(libc::ENOEXEC) | Some(libc::EISDIR) | Some(libc::EPERM)
-        | Some(libc::ETXTBSY) | Some(libc::ELOOP) | Some(libc::ENAMETOOLONG) => 126,
+        Some(libc::EACCES)
+        | Some(libc::ENOEXEC)
+        | Some(libc::EISDIR)
+        | Some(libc::EPERM)
+        | Some(libc::ETXTBSY)
+        | Some(libc::ELOOP)
+        | Some(libc::ENAMETOOLONG) => 126,
         Some(libc::EAGAIN) | Some(libc::ENOMEM) => 125,
         _ => 126,
     };
@@ -159,7 +207,8 @@ fn command(
             if sigpipe_ignored {
                 libc::signal(libc::SIGPIPE, libc::SIG_IGN);
             }
-            libc::pthread_sigmask(libc::SIG_SETMASK, mask.as_ref(), std::ptr::null_mut());
+            // Nothing useful can be done if this failed: the child runs with no signal blocked.
+            let _ = set_signal_mask(mask, None);
             Ok(())
         });
     }
@@ -182,7 +231,11 @@ fn owns_terminal() -> bool {
 }
 
 /// Start the child in its own process group (and the terminal's foreground when jwrap holds it).
-fn spawn(argv: &[OsString], env: &[(OsString, OsString)], inherited: &Inherited) -> Result<Pid, SpawnError> {
+fn spawn(
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    inherited: &Inherited,
+) -> Result<Pid, SpawnError> {
     let mut child = command(argv, env, inherited, owns_terminal());
     child.process_group(0);
     let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
@@ -204,14 +257,19 @@ pub fn run(
     // Orphans of the child's processes must come to jwrap to be reaped (PID 1 gets them anyway).
     if !is_pid1 {
         if let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
-            log::warn(&format!("cannot become a child subreaper ({err}); orphans will not be reaped by jwrap"));
+            log::warn(&format!(
+                "cannot become a child subreaper ({err}); orphans will not be reaped by jwrap"
+            ));
         }
     }
     let parent_died = match supervision.pdeath_signal {
-        Some(signal) => watch_parent(signal),
+        Some(signal) => watch_parent(signal, inherited.parent),
         None => false,
     };
-    let signals = match SignalFd::with_flags(&SigSet::all(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+    let signals = match SignalFd::with_flags(
+        &every_signal_set(),
+        SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK,
+    ) {
         Ok(fd) => fd,
         Err(err) => {
             return Err(SpawnError {
@@ -223,7 +281,9 @@ pub fn run(
     let child = spawn(argv, env, inherited)?;
     log::info(&format!(
         "started {} as pid {child}{}",
-        argv.first().map(|p| p.to_string_lossy()).unwrap_or_default(),
+        argv.first()
+            .map(|p| p.to_string_lossy())
+            .unwrap_or_default(),
         if is_pid1 { " (jwrap is PID 1)" } else { "" }
     ));
     let mut supervisor = Supervisor::new(child, supervision, is_pid1, signals);
@@ -237,9 +297,8 @@ pub fn run(
 }
 
 /// `--pdeath-signal`: ask the kernel to send SIG when the parent dies. Returns true when the
-/// parent already died before the request took effect.
-fn watch_parent(signal: i32) -> bool {
-    let parent = getppid();
+/// parent that started jwrap is already gone (jwrap was re-parented before it asked).
+fn watch_parent(signal: i32, parent: Pid) -> bool {
     // The signal number was validated (1-64); the kernel checks it again.
     // SAFETY: prctl(PR_SET_PDEATHSIG, signal) takes plain integers.
     let rc = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) };
@@ -258,6 +317,8 @@ struct Supervisor<'a> {
     child: Pid,
     options: &'a Supervision,
     is_pid1: bool,
+    /// jwrap's own pid, to recognise the signals it caused itself.
+    own_pid: i32,
     signals: SignalFd,
     /// Set once the main child has been reaped.
     exit: Option<ChildExit>,
@@ -282,13 +343,22 @@ const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
 const TERMINAL_STOPS: [i32; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
 /// After the final SIGKILL, how long to wait for the killed processes to be reaped.
 const KILL_REAP_GRACE: Duration = Duration::from_secs(1);
+/// While draining, how often to look for new orphans: one whose parent was not jwrap's child
+/// is adopted without a SIGCHLD, so nothing else would wake the loop for it.
+const DRAIN_RESCAN: Duration = Duration::from_millis(50);
 
 impl<'a> Supervisor<'a> {
-    fn new(child: Pid, options: &'a Supervision, is_pid1: bool, signals: SignalFd) -> Supervisor<'a> {
+    fn new(
+        child: Pid,
+        options: &'a Supervision,
+        is_pid1: bool,
+        signals: SignalFd,
+    ) -> Supervisor<'a> {
         Supervisor {
             child,
             options,
             is_pid1,
+            own_pid: getpid().as_raw(),
             signals,
             exit: None,
             kill_at: None,
@@ -322,7 +392,10 @@ impl<'a> Supervisor<'a> {
                 if self.no_children || self.options.drain_timeout.is_zero() {
                     return exit;
                 }
-                if self.drain_until.is_some_and(|until| Instant::now() >= until) {
+                if self
+                    .drain_until
+                    .is_some_and(|until| Instant::now() >= until)
+                {
                     self.kill_leftovers();
                     return exit;
                 }
@@ -331,10 +404,16 @@ impl<'a> Supervisor<'a> {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [self.kill_at, self.held_term.map(|(at, _)| at), self.drain_until]
-            .into_iter()
-            .flatten()
-            .min()
+        let rescan = self.drain_until.map(|_| Instant::now() + DRAIN_RESCAN);
+        [
+            self.kill_at,
+            self.held_term.map(|(at, _)| at),
+            self.drain_until,
+            rescan,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn wait_for_signals(&self) {
@@ -368,7 +447,7 @@ impl<'a> Supervisor<'a> {
                     }
                     // A signal jwrap caused itself (SIGPIPE from writing to a closed stderr)
                     // is not the child's business.
-                    if info.ssi_pid != 0 && info.ssi_pid as i32 == getpid().as_raw() {
+                    if info.ssi_pid != 0 && info.ssi_pid as i32 == self.own_pid {
                         continue;
                     }
                     self.on_signal(signal, info.ssi_pid as i32);
@@ -386,7 +465,10 @@ impl<'a> Supervisor<'a> {
     /// A signal arrived for jwrap: rewrite it, hold it, or forward it.
     fn on_signal(&mut self, received: i32, sender: i32) {
         let Some(signal) = rewritten(&self.options.rewrites, received) else {
-            log::info(&format!("dropped {} (rewritten to 0)", signal_name(received)));
+            log::info(&format!(
+                "dropped {} (rewritten to 0)",
+                signal_name(received)
+            ));
             return;
         };
         if received == libc::SIGCONT && !self.is_pid1 {
@@ -410,8 +492,12 @@ impl<'a> Supervisor<'a> {
             }
         }
         self.term_seen |= received == libc::SIGTERM;
-        if sender > 0 {
-            log::info(&format!("received {} from pid {sender}", signal_name(received)));
+        // (Messages on the paths a storm of signals or orphans takes are only built when shown.)
+        if sender > 0 && log::is_verbose() {
+            log::info(&format!(
+                "received {} from pid {sender}",
+                signal_name(received)
+            ));
         }
         self.forward(signal);
     }
@@ -424,7 +510,12 @@ impl<'a> Supervisor<'a> {
         }
         let target = self.target();
         match send(target, signal) {
-            Ok(()) => log::info(&format!("forwarded {} to {}", signal_name(signal), describe(target))),
+            Ok(()) if log::is_verbose() => log::info(&format!(
+                "forwarded {} to {}",
+                signal_name(signal),
+                describe(target)
+            )),
+            Ok(()) => {}
             // The child left its process group (setsid, setpgid): reach it directly.
             Err(Errno::ESRCH) if target < 0 && self.exit.is_none() => {
                 if let Err(err) = send(self.child.as_raw(), signal) {
@@ -432,6 +523,12 @@ impl<'a> Supervisor<'a> {
                 }
             }
             Err(err) => self.report_forward_error(signal, err),
+        }
+        // While draining, what is left outside the group is jwrap's to signal too.
+        if self.exit.is_some() {
+            for pid in self.own_children_outside_group() {
+                let _ = send(pid, signal);
+            }
         }
         if TERMINATING.contains(&signal) && self.exit.is_none() && self.kill_at.is_none() {
             if let Some(after) = self.options.kill_after {
@@ -442,7 +539,10 @@ impl<'a> Supervisor<'a> {
 
     fn report_forward_error(&mut self, signal: i32, err: Errno) {
         if err == Errno::ESRCH {
-            log::info(&format!("{} not forwarded: no such process", signal_name(signal)));
+            log::info(&format!(
+                "{} not forwarded: no such process",
+                signal_name(signal)
+            ));
         } else if self.reported.insert(err as i32) || log::is_verbose() {
             log::warn(&format!("forwarding {} failed: {err}", signal_name(signal)));
         }
@@ -478,36 +578,49 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// waitpid(2) itself rather than nix's: nix turns a status it cannot name (a child killed
+    /// by a real-time signal) into an error after the kernel has already released the zombie,
+    /// and the main child's status would be lost.
     fn reap(&mut self) {
         loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED)) {
-                Ok(WaitStatus::StillAlive) => break,
-                Ok(WaitStatus::Exited(pid, code)) => self.on_exit(pid, ChildExit::Exited(code)),
-                Ok(WaitStatus::Signaled(pid, signal, _)) => {
-                    self.on_exit(pid, ChildExit::Signaled(signal as i32))
+            let mut status = 0;
+            // SAFETY: `status` is a valid place for the kernel to write the status.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED) };
+            match pid {
+                0 => break,
+                -1 => match Errno::last() {
+                    Errno::EINTR => {}
+                    Errno::ECHILD => {
+                        self.no_children = true;
+                        break;
+                    }
+                    err => {
+                        log::warn(&format!("waitpid failed: {err}"));
+                        break;
+                    }
+                },
+                pid if libc::WIFEXITED(status) => {
+                    self.on_exit(pid, ChildExit::Exited(libc::WEXITSTATUS(status)))
                 }
-                Ok(WaitStatus::Stopped(pid, signal)) if pid == self.child => {
-                    self.on_child_stopped(signal as i32)
+                pid if libc::WIFSIGNALED(status) => {
+                    self.on_exit(pid, ChildExit::Signaled(libc::WTERMSIG(status)))
                 }
-                Ok(_) => {}
-                Err(Errno::EINTR) => {}
-                Err(Errno::ECHILD) => {
-                    self.no_children = true;
-                    break;
+                pid if libc::WIFSTOPPED(status) && pid == self.child.as_raw() => {
+                    self.on_child_stopped(libc::WSTOPSIG(status))
                 }
-                Err(err) => {
-                    log::warn(&format!("waitpid failed: {err}"));
-                    break;
-                }
+                _ => {}
             }
         }
     }
 
-    fn on_exit(&mut self, pid: Pid, exit: ChildExit) {
-        if pid == self.child {
-            log::info(&format!("the command (pid {pid}) ended: {}", describe_exit(exit)));
+    fn on_exit(&mut self, pid: i32, exit: ChildExit) {
+        if pid == self.child.as_raw() {
+            log::info(&format!(
+                "the command (pid {pid}) ended: {}",
+                describe_exit(exit)
+            ));
             self.exit = Some(exit);
-        } else {
+        } else if log::is_verbose() {
             log::info(&format!("reaped pid {pid}: {}", describe_exit(exit)));
         }
     }
@@ -525,10 +638,11 @@ impl<'a> Supervisor<'a> {
                 ));
                 let _ = send(self.target(), libc::SIGCONT);
             }
-        } else {
+        } else if is_stopped(self.child.as_raw()) {
+            // (A SIGCONT forwarded since the stop already resumed it: then jwrap stays running.)
             log::info("the command was stopped; stopping jwrap too, for the shell's job control");
             // SIGSTOP cannot be blocked; jwrap resumes here when the shell sends SIGCONT.
-            let _ = send(getpid().as_raw(), libc::SIGSTOP);
+            let _ = send(self.own_pid, libc::SIGSTOP);
         }
     }
 
@@ -568,14 +682,24 @@ impl<'a> Supervisor<'a> {
     }
 
     /// SIGTERM each child of jwrap that has not had one yet: processes outside the group
-    /// (a daemon that called setsid) and orphans adopted while draining.
+    /// (a daemon that called setsid) and orphans adopted while draining. Members of the group
+    /// already had theirs.
     fn terminate_new_orphans(&mut self) {
-        for pid in own_children() {
+        for pid in self.own_children_outside_group() {
             if self.drained.insert(pid) {
                 let _ = send(pid, libc::SIGTERM);
                 let _ = send(pid, libc::SIGCONT);
             }
         }
+    }
+
+    fn own_children_outside_group(&self) -> Vec<i32> {
+        let group = self.child.as_raw();
+        // SAFETY: getpgid takes a plain pid; a process that is gone gives -1, which is kept.
+        own_children()
+            .into_iter()
+            .filter(|&pid| unsafe { libc::getpgid(pid) } != group)
+            .collect()
     }
 
     /// The drain timeout passed: SIGKILL everything left and reap it.
@@ -609,7 +733,10 @@ fn own_children() -> Vec<i32> {
     let me = getpid().as_raw();
     let listed = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"));
     match listed {
-        Ok(text) => text.split_whitespace().filter_map(|pid| pid.parse().ok()).collect(),
+        Ok(text) => text
+            .split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .collect(),
         // Kernels without CONFIG_PROC_CHILDREN: scan every process's parent.
         Err(_) => scan_children(me),
     }
@@ -632,6 +759,18 @@ fn scan_children(parent: i32) -> Vec<i32> {
                 == Some(parent)
         })
         .collect()
+}
+
+/// Whether the process is in a stop (state T in /proc); true when that cannot be read.
+fn is_stopped(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|end| stat.get(end + 1..))
+            .and_then(|after| after.split_whitespace().next())
+            .is_none_or(|state| state == "T"),
+        Err(_) => true,
+    }
 }
 
 /// kill(2) with a raw signal number: real-time signals have no `nix::Signal`.

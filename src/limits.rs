@@ -43,11 +43,18 @@ impl fmt::Display for Source {
 /// One limit, or the absence of one, or why it is not known.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Limit<T> {
-    Set { value: T, source: Source },
+    Set {
+        value: T,
+        source: Source,
+    },
     /// No limit applies. `source` is the file that said so (`max`, `-1`, a value at or above the
     /// host's memory), when there was one.
-    Unlimited { source: Option<Source> },
-    Unknown { reason: String },
+    Unlimited {
+        source: Option<Source>,
+    },
+    Unknown {
+        reason: String,
+    },
 }
 
 impl<T: Clone> Limit<T> {

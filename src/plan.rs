@@ -1,14 +1,17 @@
 //! What running COMMAND will look like: the final argv, the environment changes, the JVM flags
 //! and the reasons for each. Pure: built from the configuration, the limits and the facts
-//! gathered about the JDK (`java::inspect`), nothing else.
+//! gathered about the JDK (`java::inspect`) and COMMAND's program (`runtimes::inspect`),
+//! nothing else.
 //!
 //! One function per concern adds its part to the plan; each leaves what it does not own alone.
 
 use crate::cli::JavaFlagsMode;
 use crate::config::Config;
 use crate::java::decide::{self, Policy};
+use crate::java::userflags::Knob;
 use crate::java::{self, JavaInputs};
 use crate::limits::Limits;
+use crate::runtimes;
 use serde_json::Value;
 use std::ffi::OsString;
 
@@ -24,6 +27,28 @@ pub struct Plan {
     pub reasons: Vec<String>,
     /// The Java facts for `info` (`null` when no JDK is involved).
     pub java: Value,
+    /// What decided the JVM's maximum heap (`None` when no JDK is involved): what the
+    /// explanation of an out-of-memory kill tells the user.
+    pub heap: Option<JavaHeap>,
+}
+
+/// What decided the maximum heap of the JVM that COMMAND is or starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JavaHeap {
+    /// COMMAND's program is `java`; otherwise the heap is that of any JVM it starts.
+    pub command_is_java: bool,
+    pub decided_by: HeapDecidedBy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeapDecidedBy {
+    /// jwrap's flag (`-Xmx384m`), delivered as `delivery` names it (`arguments`,
+    /// `JAVA_TOOL_OPTIONS`).
+    Jwrap { flag: String, delivery: String },
+    /// The user's own option (`-Xmx1g`) and where it was given (`the command line`).
+    User { option: String, channel: String },
+    /// No heap flag reached the JVM: its own default applies, for the reason given.
+    JvmDefault { why: String },
 }
 
 /// The tag of a reason that is a problem: shown even without `-v`.
@@ -50,7 +75,12 @@ impl Plan {
     }
 }
 
-pub fn plan(config: &Config, limits: &Limits, java: Option<&JavaInputs>) -> Plan {
+pub fn plan(
+    config: &Config,
+    limits: &Limits,
+    java: Option<&JavaInputs>,
+    runtime: &runtimes::Inputs,
+) -> Plan {
     let mut plan = Plan {
         argv: config.command.clone(),
         ..Plan::default()
@@ -58,7 +88,41 @@ pub fn plan(config: &Config, limits: &Limits, java: Option<&JavaInputs>) -> Plan
     if let Some(java) = java {
         add_jvm_flags(&mut plan, config, limits, java);
     }
+    add_runtime_env(&mut plan, config, limits, runtime);
     plan
+}
+
+/// The variables other runtimes read, and jwrap's own pair for scripts (`runtimes`).
+fn add_runtime_env(plan: &mut Plan, config: &Config, limits: &Limits, runtime: &runtimes::Inputs) {
+    let decided = runtimes::decide(config, limits, runtime);
+    plan.env.extend(decided.env);
+    plan.reasons.extend(decided.reasons);
+}
+
+/// What decides the heap: the user's setting (the same ones `decide` defers to), jwrap's
+/// `-Xmx` when it reaches the JVM, or else the JVM's default.
+fn heap_decided_by(java: &JavaInputs, flags: &[String], delivery: Delivery) -> HeapDecidedBy {
+    let user = [Knob::MaxHeap, Knob::RamShare, Knob::MaxRam]
+        .into_iter()
+        .find_map(|knob| java.user.get(knob));
+    if let Some(setting) = user {
+        return HeapDecidedBy::User {
+            option: setting.option.clone(),
+            channel: setting.channel.to_string(),
+        };
+    }
+    match flags.iter().find(|flag| flag.starts_with("-Xmx")) {
+        Some(flag) if delivery == Delivery::Off => HeapDecidedBy::JvmDefault {
+            why: format!("--java-flags off kept jwrap's {flag} from it"),
+        },
+        Some(flag) => HeapDecidedBy::Jwrap {
+            flag: flag.clone(),
+            delivery: delivery.name().to_string(),
+        },
+        None => HeapDecidedBy::JvmDefault {
+            why: "jwrap knew no memory limit to size it for".to_string(),
+        },
+    }
 }
 
 /// How the JVM flags reach the JVM.
@@ -109,6 +173,10 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
     let delivery = Delivery::for_mode(config.java_flags, java.command_is_java);
     plan.java = java::summary(java, &decision, delivery.name());
     let flags = decision.flags;
+    plan.heap = Some(JavaHeap {
+        command_is_java: java.command_is_java,
+        decided_by: heap_decided_by(java, &flags, delivery),
+    });
     if flags.is_empty() {
         return;
     }
@@ -213,6 +281,28 @@ mod tests {
         }
     }
 
+    /// The plan, with COMMAND's program recognised by name as `runtimes::inspect` would.
+    fn plan(config: &Config, limits: &Limits, java: Option<&JavaInputs>) -> Plan {
+        let program = if java::discover::program_is_java(&config.command) {
+            runtimes::Program::Java
+        } else {
+            runtimes::Program::Other
+        };
+        let runtime = runtimes::Inputs {
+            program,
+            host_cpus: Some(2),
+        };
+        super::plan(config, limits, java, &runtime)
+    }
+
+    /// The plan's JAVA_TOOL_OPTIONS, if it sets it.
+    fn tool_options(plan: &Plan) -> Option<String> {
+        plan.env
+            .iter()
+            .find(|(name, _)| name == "JAVA_TOOL_OPTIONS")
+            .map(|(_, value)| value.to_string_lossy().into_owned())
+    }
+
     fn words(argv: &[OsString]) -> Vec<String> {
         argv.iter()
             .map(|a| a.to_string_lossy().into_owned())
@@ -228,7 +318,7 @@ mod tests {
         expected.extend(plan.jvm_flags.iter().cloned());
         expected.extend(["-Xss1m", "-jar", "app.jar", "-x"].map(String::from));
         assert_eq!(words(&plan.argv), expected);
-        assert!(plan.env.is_empty());
+        assert_eq!(tool_options(&plan), None);
         assert_eq!(plan.java["delivery"], "arguments");
         assert_eq!(plan.java["version"], "17");
     }
@@ -242,11 +332,18 @@ mod tests {
         let plan = plan(&config, &limits(), Some(&inputs("17", false)));
         assert_eq!(words(&plan.argv), ["./start.sh", "a"]);
         assert_eq!(
-            plan.env,
-            [(
-                OsString::from("JAVA_TOOL_OPTIONS"),
-                OsString::from(format!("-Dmine=1 {}", plan.jvm_flags.join(" ")))
-            )]
+            tool_options(&plan),
+            Some(format!("-Dmine=1 {}", plan.jvm_flags.join(" ")))
+        );
+        assert_eq!(
+            plan.heap,
+            Some(JavaHeap {
+                command_is_java: false,
+                decided_by: HeapDecidedBy::Jwrap {
+                    flag: plan.jvm_flags[0].clone(),
+                    delivery: "JAVA_TOOL_OPTIONS".to_string()
+                }
+            })
         );
     }
 
@@ -257,7 +354,7 @@ mod tests {
             &[("JAVA_TOOL_OPTIONS", "  ")],
         );
         let plan = plan(&config, &limits(), Some(&inputs("17", true)));
-        assert_eq!(plan.env[0].1, OsString::from(plan.jvm_flags.join(" ")));
+        assert_eq!(tool_options(&plan), Some(plan.jvm_flags.join(" ")));
         assert_eq!(words(&plan.argv), ["java", "-jar", "app.jar"]);
     }
 
@@ -286,8 +383,12 @@ mod tests {
         );
         let plan = plan(&config, &limits(), Some(&inputs("17", true)));
         assert_eq!(words(&plan.argv), ["java", "-jar", "app.jar"]);
-        assert!(plan.env.is_empty() && plan.jvm_flags.is_empty());
+        assert!(tool_options(&plan).is_none() && plan.jvm_flags.is_empty());
         assert_eq!(plan.java["delivery"], "off");
+        assert!(matches!(
+            plan.heap.map(|heap| heap.decided_by),
+            Some(HeapDecidedBy::JvmDefault { why }) if why.starts_with("--java-flags off")
+        ));
         assert!(
             plan.reasons
                 .iter()
@@ -308,11 +409,7 @@ mod tests {
                     let plan = plan(&config, &limits(), Some(&inputs(version, is_java)));
                     let context = format!("{version} {mode} {command:?}: {plan:#?}");
                     let argv = words(&plan.argv);
-                    let tool_options = plan
-                        .env
-                        .iter()
-                        .find(|(name, _)| name == "JAVA_TOOL_OPTIONS")
-                        .map(|(_, value)| value.to_string_lossy().into_owned());
+                    let tool_options = tool_options(&plan);
                     let by_args = mode == "args" || (mode == "auto" && is_java);
                     if mode == "off" {
                         assert!(plan.jvm_flags.is_empty(), "{context}");
@@ -349,8 +446,71 @@ mod tests {
         let config = config(&["--", "node", "server.js"], &[]);
         let plan = plan(&config, &limits(), None);
         assert_eq!(words(&plan.argv), ["node", "server.js"]);
-        assert!(plan.jvm_flags.is_empty() && plan.env.is_empty() && plan.reasons.is_empty());
+        assert!(plan.jvm_flags.is_empty() && tool_options(&plan).is_none());
+        assert!(plan.reasons.iter().all(|r| !r.contains("JDK")));
         assert_eq!(plan.java, Value::Null);
+        assert_eq!(plan.heap, None);
+    }
+
+    #[test]
+    fn the_runtime_variables_follow_the_java_flags() {
+        let config = config(&["--", "./start.sh"], &[("JAVA_TOOL_OPTIONS", "-Dmine=1")]);
+        let script = plan(&config, &limits(), Some(&inputs("17", false)));
+        let names: Vec<_> = script
+            .env
+            .iter()
+            .map(|(n, _)| n.to_string_lossy())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "JAVA_TOOL_OPTIONS",
+                "GOMEMLIMIT",
+                runtimes::MEMORY_LIMIT_BYTES
+            ]
+        );
+        assert!(
+            script
+                .reasons
+                .iter()
+                .any(|r| r.starts_with("Go: GOMEMLIMIT=921MiB"))
+        );
+        // A java command gets only jwrap's own pair.
+        let config = self::config(&["--", "java", "-jar", "app.jar"], &[]);
+        let java = plan(&config, &limits(), Some(&inputs("17", true)));
+        let names: Vec<_> = java.env.iter().map(|(n, _)| n.to_string_lossy()).collect();
+        assert_eq!(names, [runtimes::MEMORY_LIMIT_BYTES]);
+    }
+
+    #[test]
+    fn the_users_heap_setting_decides_the_heap() {
+        let config = config(&["--", "java", "-Xmx1g", "-jar", "app.jar"], &[]);
+        let mut java = inputs("17", true);
+        java.user
+            .settings
+            .push(crate::java::userflags::UserSetting {
+                knob: Knob::MaxHeap,
+                option: "-Xmx1g".to_string(),
+                channel: crate::java::userflags::Channel::CommandLine,
+            });
+        let by_user = plan(&config, &limits(), Some(&java));
+        assert_eq!(
+            by_user.heap.map(|heap| heap.decided_by),
+            Some(HeapDecidedBy::User {
+                option: "-Xmx1g".to_string(),
+                channel: "the command line".to_string()
+            })
+        );
+        // No limit: no flag, the JVM's default.
+        let unlimited = Limits {
+            memory: Limit::Unlimited { source: None },
+            ..limits()
+        };
+        let by_default = plan(&config, &unlimited, Some(&inputs("17", true)));
+        assert!(matches!(
+            by_default.heap.map(|heap| heap.decided_by),
+            Some(HeapDecidedBy::JvmDefault { .. })
+        ));
     }
 
     #[test]

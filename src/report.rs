@@ -26,7 +26,9 @@ fn source_text(source: Option<&Source>) -> Value {
 }
 
 fn bytes_or_null(limit: Option<&Limit<u64>>) -> Value {
-    limit.and_then(Limit::value).map_or(Value::Null, |bytes| json!(bytes))
+    limit
+        .and_then(Limit::value)
+        .map_or(Value::Null, |bytes| json!(bytes))
 }
 
 fn reading_value(reading: Option<&Reading>) -> Value {
@@ -108,7 +110,11 @@ impl Report<'_> {
             Mode::V2 => "v2".to_string(),
             Mode::Hybrid => "v1 (hybrid: v1 controllers, cgroup2 also mounted)".to_string(),
         };
-        rows.push(Row::new("cgroup", cgroup, "/proc/self/mountinfo, /proc/self/cgroup"));
+        rows.push(Row::new(
+            "cgroup",
+            cgroup,
+            "/proc/self/mountinfo, /proc/self/cgroup",
+        ));
         for (name, placement) in [
             ("  memory dir", &d.layout.memory),
             ("  cpu dir", &d.layout.cpu),
@@ -133,8 +139,12 @@ impl Report<'_> {
                 rows.push(Row::new(name, human_bytes(r.value), r.source.origin()));
             }
         }
-        rows.push(limit_row("cpu limit", &l.cpu, |cpus| format!("{} CPUs", human_cpus(*cpus))));
-        rows.push(limit_row("cpuset", &d.cpuset, |set| format!("{} ({} CPUs)", set.list, set.count)));
+        rows.push(limit_row("cpu limit", &l.cpu, |cpus| {
+            format!("{} CPUs", human_cpus(*cpus))
+        }));
+        rows.push(limit_row("cpuset", &d.cpuset, |set| {
+            format!("{} ({} CPUs)", set.list, set.count)
+        }));
         if let Some(weight) = &d.cpu_weight {
             rows.push(Row::new(
                 "cpu weight",
@@ -147,7 +157,9 @@ impl Report<'_> {
             l.effective_cpus.to_string(),
             "smallest of host CPUs, cpuset and the rounded-up cpu limit",
         ));
-        rows.push(limit_row("host memory", &d.host.memory, |b| human_bytes(*b)));
+        rows.push(limit_row("host memory", &d.host.memory, |b| {
+            human_bytes(*b)
+        }));
         rows.push(limit_row("host cpus", &d.host.cpus, |n| n.to_string()));
         if let Some(plan) = self.plan {
             rows.extend(plan_rows(plan, &self.java));
@@ -181,7 +193,11 @@ fn plan_rows(plan: &Plan, java: &Value) -> Vec<Row> {
     for reason in &plan.reasons {
         rows.push(Row::new("  why", reason.clone(), ""));
     }
-    let argv: Vec<String> = plan.argv.iter().map(|a| shell_word(&a.to_string_lossy())).collect();
+    let argv: Vec<String> = plan
+        .argv
+        .iter()
+        .map(|a| shell_word(&a.to_string_lossy()))
+        .collect();
     rows.push(Row::new("command", argv.join(" "), ""));
     for (name, value) in &plan.env {
         rows.push(Row::new(
@@ -244,7 +260,11 @@ fn source_detail(source: &Source) -> String {
 }
 
 fn render(rows: &[Row]) -> String {
-    let name_width = rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(0);
+    let name_width = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0);
     let value_width = rows
         .iter()
         .filter(|r| !r.source.is_empty())
@@ -257,7 +277,10 @@ fn render(rows: &[Row]) -> String {
         let line = if row.source.is_empty() {
             format!("{:name_width$}  {}", row.name, row.value)
         } else {
-            format!("{:name_width$}  {:value_width$}  {}", row.name, row.value, row.source)
+            format!(
+                "{:name_width$}  {:value_width$}  {}",
+                row.name, row.value, row.source
+            )
         };
         out.push_str(line.trim_end());
         out.push('\n');

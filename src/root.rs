@@ -129,6 +129,9 @@ mod tests {
     fn the_host_root_is_slash() {
         let root = Root::host();
         assert!(root.is_host());
-        assert_eq!(root.real_path(Path::new("/proc/self/cgroup")), PathBuf::from("/proc/self/cgroup"));
+        assert_eq!(
+            root.real_path(Path::new("/proc/self/cgroup")),
+            PathBuf::from("/proc/self/cgroup")
+        );
     }
 }

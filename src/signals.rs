@@ -75,7 +75,9 @@ pub fn parse_signal(text: &str, allow_zero: bool) -> Result<i32, BadValue> {
             digits.parse::<i32>().ok()?
         };
         let number = anchor + sign * offset;
-        (KERNEL_RTMIN..=MAX_SIGNAL).contains(&number).then_some(number)
+        (KERNEL_RTMIN..=MAX_SIGNAL)
+            .contains(&number)
+            .then_some(number)
     };
     realtime("RTMIN", 1, KERNEL_RTMIN)
         .or_else(|| realtime("RTMAX", -1, MAX_SIGNAL))

@@ -166,7 +166,9 @@ mod tests {
 
     #[test]
     fn sizes_that_are_refused() {
-        for bad in ["-1", "0", "12x", "", " ", "m", "1.5.1g", "0.0g", "1e9", "+5", "1.", ".g"] {
+        for bad in [
+            "-1", "0", "12x", "", " ", "m", "1.5.1g", "0.0g", "1e9", "+5", "1.", ".g",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(parse_size("99999999999t").is_err());

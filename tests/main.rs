@@ -8,6 +8,8 @@ mod detect;
 mod init;
 mod java;
 mod jvm_real;
+mod oom;
 mod parsers;
 mod real_cgroup;
 mod realcg;
+mod runtimes;

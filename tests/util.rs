@@ -40,7 +40,9 @@ pub fn jwrap() -> Command {
 
 /// `fixtures/NAME`.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// Print why a test did not run and return from it. Use as `skip!("needs root")`.

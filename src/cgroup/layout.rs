@@ -98,15 +98,22 @@ pub fn layout(mounts: &[CgroupMount], memberships: &[Membership]) -> Layout {
         .find(|m| m.hierarchy == 0 && m.controllers.is_empty())
         .map(|m| m.path.as_str());
     let unified_mounts: Vec<&CgroupMount> = mounts.iter().filter(|m| m.unified).collect();
-    let unified = unified_path.and_then(|path| {
-        best_mount(&unified_mounts, path).map(|mount| (mount, path))
-    });
+    let unified =
+        unified_path.and_then(|path| best_mount(&unified_mounts, path).map(|mount| (mount, path)));
 
     let mut v1_used = false;
+    let mut v1_unmounted = false;
     let mut place = |controller: Controller, warnings: &mut Vec<String>| -> Option<Placement> {
         if let Some(placement) = v1_placement(mounts, memberships, controller, warnings) {
             v1_used = true;
             return Some(placement);
+        }
+        // A controller that /proc/self/cgroup lists on a v1 hierarchy is not on the unified
+        // one, even when that v1 hierarchy is not mounted here: its limits are unknown, and the
+        // controller-less cgroup2 of a hybrid host would wrongly say "no limit".
+        if bound_to_v1(memberships, controller) {
+            v1_unmounted = true;
+            return None;
         }
         unified.map(|(mount, path)| Placement {
             unified: true,
@@ -121,6 +128,8 @@ pub fn layout(mounts: &[CgroupMount], memberships: &[Membership]) -> Layout {
     let mode = match (v1_used, unified.is_some()) {
         (true, true) => Mode::Hybrid,
         (true, false) => Mode::V1,
+        // Controllers on v1 hierarchies that are not mounted here, beside a cgroup2 mount.
+        (false, true) if v1_unmounted => Mode::Hybrid,
         (false, true) => Mode::V2,
         (false, false) => Mode::None,
     };
@@ -132,6 +141,12 @@ pub fn layout(mounts: &[CgroupMount], memberships: &[Membership]) -> Layout {
         cpuset,
         warnings,
     }
+}
+
+fn bound_to_v1(memberships: &[Membership], controller: Controller) -> bool {
+    memberships
+        .iter()
+        .any(|m| m.hierarchy != 0 && m.controllers.iter().any(|c| c == controller.name()))
 }
 
 fn v1_placement(
@@ -166,8 +181,7 @@ fn v1_placement(
 /// 3. the later line: a later mount on the same point hides the earlier one.
 fn best_mount<'a>(candidates: &[&'a CgroupMount], path: &str) -> Option<&'a CgroupMount> {
     candidates.iter().copied().max_by_key(|mount| {
-        let translatable =
-            relative_part(&mount.root, path).is_some() && !has_dot_dot(&mount.root);
+        let translatable = relative_part(&mount.root, path).is_some() && !has_dot_dot(&mount.root);
         let preferred = mount.mount_point == PREFERRED_MOUNT_PARENT
             || mount
                 .mount_point
@@ -248,28 +262,50 @@ mod tests {
 
     #[test]
     fn v1_host_path_is_appended() {
-        let got = decide(V1_HOST, "4:memory:/user.slice\n3:cpu,cpuacct:/a/b\n2:cpuset:/\n");
+        let got = decide(
+            V1_HOST,
+            "4:memory:/user.slice\n3:cpu,cpuacct:/a/b\n2:cpuset:/\n",
+        );
         assert_eq!(got.mode, Mode::V1);
-        assert_eq!(got.memory.as_ref().map(|p| p.dir.as_str()), Some("/sys/fs/cgroup/memory/user.slice"));
-        assert_eq!(got.cpu.as_ref().map(|p| p.dir.as_str()), Some("/sys/fs/cgroup/cpu,cpuacct/a/b"));
-        assert_eq!(got.cpuset.as_ref().map(|p| p.dir.as_str()), Some("/sys/fs/cgroup/cpuset"));
+        assert_eq!(
+            got.memory.as_ref().map(|p| p.dir.as_str()),
+            Some("/sys/fs/cgroup/memory/user.slice")
+        );
+        assert_eq!(
+            got.cpu.as_ref().map(|p| p.dir.as_str()),
+            Some("/sys/fs/cgroup/cpu,cpuacct/a/b")
+        );
+        assert_eq!(
+            got.cpuset.as_ref().map(|p| p.dir.as_str()),
+            Some("/sys/fs/cgroup/cpuset")
+        );
         assert!(got.warnings.is_empty());
     }
 
     #[test]
     fn docker_v1_root_equals_path() {
-        let mountinfo = "40 30 0:27 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n";
+        let mountinfo =
+            "40 30 0:27 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n";
         let got = decide(mountinfo, "4:memory:/docker/abc\n");
-        assert_eq!(got.memory.map(|p| p.dir), Some("/sys/fs/cgroup/memory".to_string()));
+        assert_eq!(
+            got.memory.map(|p| p.dir),
+            Some("/sys/fs/cgroup/memory".to_string())
+        );
     }
 
     #[test]
     fn path_below_root_and_outside_root() {
         let mountinfo = "40 30 0:27 /foo/bar /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n";
         let below = decide(mountinfo, "4:memory:/foo/bar/baz/some\n");
-        assert_eq!(below.memory.map(|p| p.dir), Some("/sys/fs/cgroup/memory/baz/some".to_string()));
+        assert_eq!(
+            below.memory.map(|p| p.dir),
+            Some("/sys/fs/cgroup/memory/baz/some".to_string())
+        );
         let sibling = decide(mountinfo, "4:memory:/foo/barn\n");
-        assert_eq!(sibling.memory.map(|p| p.dir), Some("/sys/fs/cgroup/memory".to_string()));
+        assert_eq!(
+            sibling.memory.map(|p| p.dir),
+            Some("/sys/fs/cgroup/memory".to_string())
+        );
         assert_eq!(sibling.warnings.len(), 1);
     }
 
@@ -278,14 +314,21 @@ mod tests {
         let mountinfo = "50 30 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
         let got = decide(mountinfo, "0::/../../system.slice/x.scope\n");
         assert_eq!(got.mode, Mode::V2);
-        assert_eq!(got.memory.map(|p| p.dir), Some("/sys/fs/cgroup".to_string()));
+        assert_eq!(
+            got.memory.map(|p| p.dir),
+            Some("/sys/fs/cgroup".to_string())
+        );
         assert_eq!(got.warnings.len(), 1);
     }
 
     #[test]
     fn hybrid_prefers_v1_controllers() {
-        let mountinfo = format!("{V1_HOST}34 30 0:30 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
-        let got = decide(&mountinfo, "4:memory:/a\n3:cpu,cpuacct:/a\n2:cpuset:/\n0::/a\n");
+        let mountinfo =
+            format!("{V1_HOST}34 30 0:30 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+        let got = decide(
+            &mountinfo,
+            "4:memory:/a\n3:cpu,cpuacct:/a\n2:cpuset:/\n0::/a\n",
+        );
         assert_eq!(got.mode, Mode::Hybrid);
         assert_eq!(got.mode.version(), Some(1));
         assert!(!got.memory.as_ref().is_some_and(|p| p.unified));
@@ -298,7 +341,10 @@ mod tests {
 41 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
 ";
         let got = decide(mountinfo, "4:memory:/x\n");
-        assert_eq!(got.memory.map(|p| p.dir), Some("/sys/fs/cgroup/memory/x".to_string()));
+        assert_eq!(
+            got.memory.map(|p| p.dir),
+            Some("/sys/fs/cgroup/memory/x".to_string())
+        );
 
         // A new mount on top of the old one (a namespace remount that left the host's mount).
         let shadowed = "\
@@ -306,15 +352,51 @@ mod tests {
 90 41 0:27 /ns/x /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
 ";
         let got = decide(shadowed, "4:memory:/ns/x\n");
-        assert_eq!(got.memory.map(|p| p.dir), Some("/sys/fs/cgroup/memory".to_string()));
+        assert_eq!(
+            got.memory.map(|p| p.dir),
+            Some("/sys/fs/cgroup/memory".to_string())
+        );
 
         let foreign = "\
 41 30 0:27 /../.. /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
 90 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
 ";
         let got = decide(foreign, "4:memory:/\n");
-        assert_eq!(got.memory.map(|p| p.dir), Some("/sys/fs/cgroup/memory".to_string()));
+        assert_eq!(
+            got.memory.map(|p| p.dir),
+            Some("/sys/fs/cgroup/memory".to_string())
+        );
         assert!(got.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_v1_controller_without_its_mount_is_not_looked_up_on_cgroup2() {
+        // Hybrid host whose memory hierarchy is not mounted in this mount namespace.
+        let mountinfo = "\
+32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+34 30 0:30 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+";
+        let got = decide(mountinfo, "4:memory:/a\n3:cpu,cpuacct:/a\n0::/a\n");
+        assert_eq!(got.memory, None);
+        assert_eq!(
+            got.cpu.map(|p| p.dir),
+            Some("/sys/fs/cgroup/cpu,cpuacct/a".to_string())
+        );
+        assert_eq!(got.mode, Mode::Hybrid);
+        // No v1 hierarchy mounted at all: still not v2, and nothing to read.
+        let unified_only = "34 30 0:30 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+        let got = decide(
+            unified_only,
+            "4:memory:/a\n3:cpu,cpuacct:/a\n2:cpuset:/\n0::/a\n",
+        );
+        assert_eq!((got.memory, got.cpu, got.cpuset), (None, None, None));
+        assert_eq!(got.mode, Mode::Hybrid);
+        // Without a v1 line for the controller, cgroup2 is where it lives.
+        let got = decide(mountinfo, "3:cpu,cpuacct:/a\n0::/a\n");
+        assert_eq!(
+            got.memory.map(|p| p.dir),
+            Some("/sys/fs/cgroup/unified/a".to_string())
+        );
     }
 
     #[test]
@@ -332,7 +414,10 @@ mod tests {
             dir: "/sys/fs/cgroup/a/b".to_string(),
             mount_point: "/sys/fs/cgroup".to_string(),
         };
-        assert_eq!(placement.levels(), vec!["/sys/fs/cgroup/a/b", "/sys/fs/cgroup/a", "/sys/fs/cgroup"]);
+        assert_eq!(
+            placement.levels(),
+            vec!["/sys/fs/cgroup/a/b", "/sys/fs/cgroup/a", "/sys/fs/cgroup"]
+        );
         let at_mount = Placement {
             unified: true,
             dir: "/sys/fs/cgroup".to_string(),

@@ -5,6 +5,7 @@
 //! point, keeping the tightest (`v1`, `v2`). Every problem becomes an `Unknown` value plus one
 //! warning that names the file; nothing here fails or panics.
 
+pub mod events;
 pub mod layout;
 pub mod parse;
 mod v1;
@@ -92,7 +93,11 @@ impl<'a> Reader<'a> {
     /// `dir/cgroup.controllers` lists `controller`: `Some(true/false)`, `None` if unreadable.
     pub(crate) fn v2_controller_enabled(&self, dir: &str, controller: Controller) -> Option<bool> {
         let text = self.read(&format!("{dir}/cgroup.controllers")).ok()?;
-        Some(parse::controller_list(&text).iter().any(|c| c == controller.name()))
+        Some(
+            parse::controller_list(&text)
+                .iter()
+                .any(|c| c == controller.name()),
+        )
     }
 
     /// A reported, optional value (usage, peak, weight): absent is fine, garbage is a warning.
@@ -117,7 +122,11 @@ impl<'a> Reader<'a> {
     }
 
     /// An optional limit file (`memory.high`, `memory.swap.max`...) at one directory.
-    pub(crate) fn optional_limit(&mut self, path: &str, host_memory: Option<u64>) -> Option<Limit<u64>> {
+    pub(crate) fn optional_limit(
+        &mut self,
+        path: &str,
+        host_memory: Option<u64>,
+    ) -> Option<Limit<u64>> {
         match self.read(path) {
             Ok(text) => Some(match byte_limit(path, &text, host_memory) {
                 Level::Limit(value, source) => Limit::Set { value, source },
@@ -151,7 +160,9 @@ pub(crate) fn garbage(path: &str, text: &str) -> String {
 pub(crate) fn byte_limit(path: &str, text: &str, host_memory: Option<u64>) -> Level<u64> {
     match parse::limit_value(text) {
         Some(parse::LimitValue::Max) => Level::NoLimit(Source::file(path, text)),
-        Some(parse::LimitValue::Value(bytes)) => bytes_level(bytes, Source::file(path, text), host_memory),
+        Some(parse::LimitValue::Value(bytes)) => {
+            bytes_level(bytes, Source::file(path, text), host_memory)
+        }
         None => Level::Bad(garbage(path, text)),
     }
 }
@@ -214,7 +225,8 @@ pub fn detect(root: &Root) -> Detection {
     // A missing controller is worth a warning only when some cgroup hierarchy exists; with none
     // at all, one warning below says so.
     let missing = |reader: &mut Reader<'_>, what: &str| {
-        let reason = format!("no cgroup {what} controller in /proc/self/cgroup and /proc/self/mountinfo");
+        let reason =
+            format!("no cgroup {what} controller in /proc/self/cgroup and /proc/self/mountinfo");
         if layout.mode != Mode::None {
             reader.warn(reason.clone());
         }
@@ -294,9 +306,10 @@ fn read_layout(reader: &mut Reader<'_>) -> Layout {
     let mountinfo = text_of(PROC_SELF_MOUNTINFO);
     let cgroup = text_of(PROC_SELF_CGROUP);
     match (mountinfo, cgroup) {
-        (Some(mountinfo), Some(cgroup)) => {
-            layout::layout(&parse::cgroup_mounts(&mountinfo), &parse::memberships(&cgroup))
-        }
+        (Some(mountinfo), Some(cgroup)) => layout::layout(
+            &parse::cgroup_mounts(&mountinfo),
+            &parse::memberships(&cgroup),
+        ),
         _ => layout::layout(&[], &[]),
     }
 }

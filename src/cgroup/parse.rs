@@ -80,7 +80,8 @@ fn is_v1_controller(option: &str) -> bool {
         "clone_children",
         "release_agent",
     ];
-    !NOT_CONTROLLERS.contains(&option) && option.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    !NOT_CONTROLLERS.contains(&option)
+        && option.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// mountinfo writes space, tab, newline and backslash in paths as `\040`, `\011`, `\012`, `\134`.
@@ -336,23 +337,46 @@ not a line
     fn limit_values() {
         assert_eq!(limit_value("max\n"), Some(LimitValue::Max));
         assert_eq!(limit_value("-1"), Some(LimitValue::Max));
-        assert_eq!(limit_value("268435456\n"), Some(LimitValue::Value(268_435_456)));
+        assert_eq!(
+            limit_value("268435456\n"),
+            Some(LimitValue::Value(268_435_456))
+        );
         assert_eq!(
             limit_value("9223372036854771712"),
             Some(LimitValue::Value(9_223_372_036_854_771_712))
         );
-        for bad in ["", "12x", "-2", "1 2", "maxx", "0x10", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "12x",
+            "-2",
+            "1 2",
+            "maxx",
+            "0x10",
+            "99999999999999999999999",
+        ] {
             assert_eq!(limit_value(bad), None, "{bad:?}");
         }
     }
 
     #[test]
     fn cpu_max_forms() {
-        let q = |quota_us, period_us| Some(Some(Quota { quota_us, period_us }));
+        let q = |quota_us, period_us| {
+            Some(Some(Quota {
+                quota_us,
+                period_us,
+            }))
+        };
         assert_eq!(cpu_max("150000 100000\n"), q(150_000, 100_000));
         assert_eq!(cpu_max("max 100000"), Some(None));
         assert_eq!(cpu_max("50000"), q(50_000, 100_000));
-        for bad in ["", "abc 100000", "100 0", "100 100 100", "-1 100000", "0 100000"] {
+        for bad in [
+            "",
+            "abc 100000",
+            "100 0",
+            "100 100 100",
+            "-1 100000",
+            "0 100000",
+        ] {
             assert_eq!(cpu_max(bad), None, "{bad:?}");
         }
     }
@@ -362,7 +386,10 @@ not a line
         assert_eq!(cfs_quota("-1\n", "100000\n"), Some(None));
         assert_eq!(
             cfs_quota("50000", "100000"),
-            Some(Some(Quota { quota_us: 50_000, period_us: 100_000 }))
+            Some(Some(Quota {
+                quota_us: 50_000,
+                period_us: 100_000
+            }))
         );
         assert_eq!(cfs_quota("50000", "0"), None);
         assert_eq!(cfs_quota("x", "100000"), None);
@@ -383,9 +410,15 @@ not a line
     #[test]
     fn keyed_files_and_meminfo() {
         let stat = "cache 0\nhierarchical_memory_limit 536870912\nhierarchical_memsw_limit 9\n";
-        assert_eq!(keyed_u64(stat, "hierarchical_memory_limit"), Some(536_870_912));
+        assert_eq!(
+            keyed_u64(stat, "hierarchical_memory_limit"),
+            Some(536_870_912)
+        );
         assert_eq!(keyed_u64(stat, "missing"), None);
-        assert_eq!(meminfo_total("MemTotal:       24570600 kB\nMemFree: 1 kB\n"), Some(24_570_600 * 1024));
+        assert_eq!(
+            meminfo_total("MemTotal:       24570600 kB\nMemFree: 1 kB\n"),
+            Some(24_570_600 * 1024)
+        );
         assert_eq!(meminfo_total("MemFree: 1 kB\n"), None);
         assert_eq!(meminfo_total("MemTotal: lots kB\n"), None);
     }

@@ -22,7 +22,11 @@ const CPUSET_CPUS: &str = "cpuset.cpus";
 /// The process's own `memory.limit_in_bytes`, `hierarchical_memory_limit` from its
 /// `memory.stat` (which sees limits above the mount root, too), and each parent's limit up to
 /// the mount point; the tightest wins.
-pub(super) fn memory(reader: &mut Reader<'_>, placement: &Placement, host: Option<u64>) -> Limit<u64> {
+pub(super) fn memory(
+    reader: &mut Reader<'_>,
+    placement: &Placement,
+    host: Option<u64>,
+) -> Limit<u64> {
     let mut levels = Vec::new();
     for (index, dir) in placement.levels().iter().enumerate() {
         let path = format!("{dir}/{MEMORY_LIMIT}");
@@ -35,7 +39,10 @@ pub(super) fn memory(reader: &mut Reader<'_>, placement: &Placement, host: Optio
     let stat_path = format!("{}/{MEMORY_STAT}", placement.dir);
     if let Ok(text) = reader.read(&stat_path) {
         if let Some(bytes) = parse::keyed_u64(&text, HIERARCHICAL_MEMORY_LIMIT) {
-            let source = Source::file(stat_path.as_str(), &format!("{HIERARCHICAL_MEMORY_LIMIT} {bytes}"));
+            let source = Source::file(
+                stat_path.as_str(),
+                &format!("{HIERARCHICAL_MEMORY_LIMIT} {bytes}"),
+            );
             levels.push(bytes_level(bytes, source, host));
         }
     }
@@ -49,7 +56,11 @@ pub(super) struct MemoryExtras {
     pub peak: Option<Reading>,
 }
 
-pub(super) fn memory_extras(reader: &mut Reader<'_>, placement: &Placement, host: Option<u64>) -> MemoryExtras {
+pub(super) fn memory_extras(
+    reader: &mut Reader<'_>,
+    placement: &Placement,
+    host: Option<u64>,
+) -> MemoryExtras {
     let dir = &placement.dir;
     MemoryExtras {
         high: reader.optional_limit(&format!("{dir}/{MEMORY_SOFT_LIMIT}"), host),
@@ -69,13 +80,20 @@ pub(super) fn cpu(reader: &mut Reader<'_>, placement: &Placement) -> Limit<f64> 
             (Ok(quota), Ok(period)) => match parse::cfs_quota(&quota, &period) {
                 Some(Some(q)) => Level::Limit(
                     q.cpus(),
-                    Source::file(quota_path.as_str(), &format!("{} / {}", q.quota_us, q.period_us)),
+                    Source::file(
+                        quota_path.as_str(),
+                        &format!("{} / {}", q.quota_us, q.period_us),
+                    ),
                 ),
                 Some(None) => Level::NoLimit(Source::file(quota_path.as_str(), &quota)),
-                None if parse::single_i64(&quota).is_none() => Level::Bad(garbage(&quota_path, &quota)),
+                None if parse::single_i64(&quota).is_none() => {
+                    Level::Bad(garbage(&quota_path, &quota))
+                }
                 None => Level::Bad(garbage(&period_path, &period)),
             },
-            (Err(ReadError::Missing), _) | (_, Err(ReadError::Missing)) if index > 0 => Level::Absent,
+            (Err(ReadError::Missing), _) | (_, Err(ReadError::Missing)) if index > 0 => {
+                Level::Absent
+            }
             (Err(err), _) => Level::Bad(format!("{quota_path}: {err}")),
             (_, Err(err)) => Level::Bad(format!("{period_path}: {err}")),
         };

@@ -34,7 +34,9 @@ fn walk<T>(
         let path = format!("{dir}/{file}");
         levels.push(match reader.read(&path) {
             Ok(text) => parse_level(&path, &text),
-            Err(ReadError::Missing) if absence_is_normal(reader, placement, &dir, controller) => Level::Absent,
+            Err(ReadError::Missing) if absence_is_normal(reader, placement, &dir, controller) => {
+                Level::Absent
+            }
             Err(err) => Level::Bad(format!("{path}: {err}")),
         });
     }
@@ -43,14 +45,27 @@ fn walk<T>(
 
 /// The mount point may be the real root cgroup, which has no limit files. Below it, a file
 /// is missing exactly when its controller is not enabled for that cgroup.
-fn absence_is_normal(reader: &Reader<'_>, placement: &Placement, dir: &str, controller: Controller) -> bool {
+fn absence_is_normal(
+    reader: &Reader<'_>,
+    placement: &Placement,
+    dir: &str,
+    controller: Controller,
+) -> bool {
     dir == placement.mount_point || reader.v2_controller_enabled(dir, controller) == Some(false)
 }
 
-pub(super) fn memory(reader: &mut Reader<'_>, placement: &Placement, host: Option<u64>) -> Limit<u64> {
-    let levels = walk(reader, placement, MEMORY_MAX, Controller::Memory, |path, text| {
-        byte_limit(path, text, host)
-    });
+pub(super) fn memory(
+    reader: &mut Reader<'_>,
+    placement: &Placement,
+    host: Option<u64>,
+) -> Limit<u64> {
+    let levels = walk(
+        reader,
+        placement,
+        MEMORY_MAX,
+        Controller::Memory,
+        |path, text| byte_limit(path, text, host),
+    );
     tightest(reader, levels)
 }
 
@@ -61,7 +76,11 @@ pub(super) struct MemoryExtras {
     pub peak: Option<Reading>,
 }
 
-pub(super) fn memory_extras(reader: &mut Reader<'_>, placement: &Placement, host: Option<u64>) -> MemoryExtras {
+pub(super) fn memory_extras(
+    reader: &mut Reader<'_>,
+    placement: &Placement,
+    host: Option<u64>,
+) -> MemoryExtras {
     let dir = &placement.dir;
     MemoryExtras {
         high: reader.optional_limit(&format!("{dir}/{MEMORY_HIGH}"), host),
@@ -73,13 +92,17 @@ pub(super) fn memory_extras(reader: &mut Reader<'_>, placement: &Placement, host
 
 /// `cpu.max` (`QUOTA PERIOD`, or `max PERIOD`) here and in each parent; the fewest CPUs win.
 pub(super) fn cpu(reader: &mut Reader<'_>, placement: &Placement) -> Limit<f64> {
-    let levels = walk(reader, placement, CPU_MAX, Controller::Cpu, |path, text| {
-        match parse::cpu_max(text) {
+    let levels = walk(
+        reader,
+        placement,
+        CPU_MAX,
+        Controller::Cpu,
+        |path, text| match parse::cpu_max(text) {
             Some(Some(quota)) => Level::Limit(quota.cpus(), Source::file(path, text)),
             Some(None) => Level::NoLimit(Source::file(path, text)),
             None => Level::Bad(garbage(path, text)),
-        }
-    });
+        },
+    );
     tightest(reader, levels)
 }
 
