@@ -286,6 +286,7 @@ pub fn run(
             .unwrap_or_default(),
         if is_pid1 { " (jwrap is PID 1)" } else { "" }
     ));
+    release_start_up_pages();
     let mut supervisor = Supervisor::new(child, supervision, is_pid1, signals);
     if parent_died {
         if let Some(signal) = supervision.pdeath_signal {
@@ -294,6 +295,41 @@ pub fn run(
         }
     }
     Ok(supervisor.run())
+}
+
+/// Unmap the pages of jwrap's own code and constants that start-up touched.
+///
+/// Option parsing, detection and the JVM decision run once; the init then lives as long as the
+/// container, needing only the few pages of its loop. The kernel maps a binary's file pages
+/// in 64 KiB runs around each one touched, so a static binary stays resident at nearly its file
+/// size. The pages are clean copies of the file (code and read-only data, from the start of the
+/// image to the end of its code), so dropping them loses nothing: the ones the loop needs come
+/// back on first use, and the page cache keeps them reclaimable instead of pinned by jwrap.
+fn release_start_up_pages() {
+    unsafe extern "C" {
+        // Defined by the linker: the first byte of the image and the end of its code.
+        static __executable_start: u8;
+        static etext: u8;
+    }
+    // Only the addresses of the linker's symbols are taken; nothing is read through them.
+    let start = std::ptr::addr_of!(__executable_start) as usize;
+    let end = std::ptr::addr_of!(etext) as usize;
+    // SAFETY: a plain query.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    let first = start.div_ceil(page) * page;
+    let last = end / page * page;
+    if last > first {
+        // SAFETY: the range lies inside jwrap's own read-only, file-backed image, which is
+        // never written; MADV_DONTNEED on such a private mapping only drops the page-table
+        // entries, and later accesses fault the same contents back in from the file.
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_DONTNEED,
+            );
+        }
+    }
 }
 
 /// `--pdeath-signal`: ask the kernel to send SIG when the parent dies. Returns true when the

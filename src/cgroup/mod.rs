@@ -215,10 +215,11 @@ pub(crate) fn tightest<T: PartialOrd + Copy>(
 /// Detect the limits of the process whose files `root` holds.
 pub fn detect(root: &Root) -> Detection {
     let mut reader = Reader::new(root);
-    let host = read_host(&mut reader);
+    let mountinfo = essential_text(&mut reader, PROC_SELF_MOUNTINFO);
+    let host = read_host(&mut reader, mountinfo.as_deref());
     let host_memory = host.memory.value();
 
-    let layout = read_layout(&mut reader);
+    let layout = read_layout(&mut reader, mountinfo.as_deref());
     for warning in layout.warnings.clone() {
         reader.warn(warning);
     }
@@ -295,19 +296,22 @@ pub fn detect(root: &Root) -> Detection {
     }
 }
 
-fn read_layout(reader: &mut Reader<'_>) -> Layout {
-    let mut text_of = |path: &str| match reader.read(path) {
+/// A file detection cannot do without; when it is missing every limit is unknown.
+fn essential_text(reader: &mut Reader<'_>, path: &str) -> Option<String> {
+    match reader.read(path) {
         Ok(text) => Some(text),
         Err(err) => {
             reader.warn(format!("{path}: {err}; memory and CPU limits are unknown"));
             None
         }
-    };
-    let mountinfo = text_of(PROC_SELF_MOUNTINFO);
-    let cgroup = text_of(PROC_SELF_CGROUP);
+    }
+}
+
+fn read_layout(reader: &mut Reader<'_>, mountinfo: Option<&str>) -> Layout {
+    let cgroup = essential_text(reader, PROC_SELF_CGROUP);
     match (mountinfo, cgroup) {
         (Some(mountinfo), Some(cgroup)) => layout::layout(
-            &parse::cgroup_mounts(&mountinfo),
+            &parse::cgroup_mounts(mountinfo),
             &parse::memberships(&cgroup),
         ),
         _ => layout::layout(&[], &[]),
@@ -330,8 +334,17 @@ fn existing(reader: &mut Reader<'_>, placement: &Placement) -> Placement {
     }
 }
 
-fn read_host(reader: &mut Reader<'_>) -> Host {
+fn read_host(reader: &mut Reader<'_>, mountinfo: Option<&str>) -> Host {
+    // lxcfs mounts its own /proc/meminfo over the real one, showing the container's limit as
+    // MemTotal. Taken as the host's memory, it would make that limit "as large as the host",
+    // that is no limit at all; the host's memory is simply not known there.
+    let virtualised = mountinfo.is_some_and(|text| parse::is_fuse_mount(text, PROC_MEMINFO));
     let memory = match reader.read(PROC_MEMINFO) {
+        Ok(_) if virtualised => Limit::Unknown {
+            reason: format!(
+                "{PROC_MEMINFO} is a FUSE mount (lxcfs): it shows the container's memory, not the host's"
+            ),
+        },
         Ok(text) => match parse::meminfo_total(&text) {
             Some(bytes) if bytes > 0 => Limit::Set {
                 value: bytes,
@@ -359,7 +372,8 @@ fn read_host(reader: &mut Reader<'_>) -> Host {
             reason: format!("{CPU_ONLINE}: {err}"),
         },
     };
-    for reason in [memory.reason(), cpus.reason()].into_iter().flatten() {
+    let memory_problem = memory.reason().filter(|_| !virtualised);
+    for reason in [memory_problem, cpus.reason()].into_iter().flatten() {
         reader.warn(reason.to_string());
     }
     Host { memory, cpus }

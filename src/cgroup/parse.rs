@@ -110,6 +110,17 @@ pub fn unescape_octal(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Whether `path` is the mount point of a FUSE file system (lxcfs mounts its own
+/// `/proc/meminfo`, `/proc/cpuinfo` and friends over the kernel's).
+pub fn is_fuse_mount(mountinfo: &str, path: &str) -> bool {
+    mountinfo.lines().any(|line| {
+        MountInfo::from_line(line).is_ok_and(|info| {
+            (info.fs_type == "fuse" || info.fs_type.starts_with("fuse."))
+                && unescape_octal(&info.mount_point.to_string_lossy()) == path
+        })
+    })
+}
+
 /// One line of `/proc/self/cgroup`: `hierarchy-id:controllers:path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {
@@ -303,6 +314,20 @@ garbage line
         assert_eq!(mounts[3].controllers, vec!["name=systemd"]);
         assert_eq!(mounts[4].mount_point, "/mnt/with space");
         assert_eq!(mounts[4].line, 4);
+    }
+
+    #[test]
+    fn fuse_mounts() {
+        let text = "\
+1086 1073 0:57 /proc/meminfo /proc/meminfo rw,nosuid - fuse.lxcfs lxcfs rw,allow_other
+22 1 0:20 / /proc rw - proc proc rw
+";
+        assert!(is_fuse_mount(text, "/proc/meminfo"));
+        assert!(!is_fuse_mount(text, "/proc"));
+        assert!(!is_fuse_mount(
+            "22 1 0:20 / /proc/meminfo rw - proc proc rw\n",
+            "/proc/meminfo"
+        ));
     }
 
     #[test]
