@@ -114,10 +114,14 @@ pub fn unescape_octal(text: &str) -> String {
 /// `/proc/meminfo`, `/proc/cpuinfo` and friends over the kernel's).
 pub fn is_fuse_mount(mountinfo: &str, path: &str) -> bool {
     mountinfo.lines().any(|line| {
-        MountInfo::from_line(line).is_ok_and(|info| {
-            (info.fs_type == "fuse" || info.fs_type.starts_with("fuse."))
-                && unescape_octal(&info.mount_point.to_string_lossy()) == path
-        })
+        // Cheap checks first: most lines are not FUSE, and the full parse allocates.
+        let is_fuse = line
+            .split_once(" - ")
+            .and_then(|(_, after)| after.split(' ').next())
+            .is_some_and(|fs_type| fs_type == "fuse" || fs_type.starts_with("fuse."));
+        is_fuse
+            && MountInfo::from_line(line)
+                .is_ok_and(|info| unescape_octal(&info.mount_point.to_string_lossy()) == path)
     })
 }
 
