@@ -179,6 +179,14 @@ fn plan_rows(plan: &Plan, java: &Value) -> Vec<Row> {
             let text = match value {
                 Value::String(s) => s.clone(),
                 Value::Null => "-".to_string(),
+                Value::Array(items) if items.is_empty() => "(none)".to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                // Nested details (the heap budget) are in the reasons below, in words.
+                Value::Object(_) => continue,
                 other => other.to_string(),
             };
             rows.push(Row::new(&format!("java {key}"), text, ""));
