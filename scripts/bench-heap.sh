@@ -11,6 +11,9 @@
 #                                      container-blind JVM, with the JVM's default non-heap
 #                                      regions and with bounded ones, and the non-heap memory it
 #                                      used (RSS and Native Memory Tracking); markdown on stdout
+#   scripts/bench-heap.sh nmt LIMIT_MIB HEAP_MIB
+#                                      Native Memory Tracking of Stress at that -Xmx, while the
+#                                      load runs (committed MiB per category)
 #
 # Environment: SIZES (MiB, space-separated), REPEATS (runs per bisection probe, default 2),
 # CONFIRM (extra runs at the result, default 3), STRESS_ARGS (SECONDS THREADS CLASSES
@@ -36,7 +39,9 @@ say() { echo "bench-heap: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "needs root (it creates memory cgroups)"
-command -v java >/dev/null && command -v javac >/dev/null || die "needs a JDK (java and javac on PATH)"
+if ! command -v java >/dev/null || ! command -v javac >/dev/null; then
+  die "needs a JDK (java and javac on PATH)"
+fi
 mem_mount=$(awk '$(NF-2)=="cgroup" && $NF ~ /(^|,)memory(,|$)/ {print $5; exit}' /proc/self/mountinfo)
 [[ -n $mem_mount ]] || die "no cgroup v1 memory hierarchy mounted"
 own=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3; exit}' /proc/self/cgroup)
@@ -64,7 +69,7 @@ jdk_version=$(java -version 2>&1 | head -1)
 
 cg_remove() {
   local dir=$1 pid
-  for pid in $(cat "$dir/cgroup.procs" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$dir/cgroup.procs"
   for _ in $(seq 50); do rmdir "$dir" 2>/dev/null && break; sleep 0.1; done
   [[ ! -d $dir ]] || say "could not remove $dir"
   cg_current=
@@ -80,6 +85,7 @@ cg_run() {
   mkdir "$cg_current"
   echo $((limit_mib * MIB)) >"$cg_current/memory.limit_in_bytes"
   # In the background and waited for, so that bash does not print "Killed" for each OOM kill.
+  # shellcheck disable=SC2016 # $$ and $@ belong to the inner sh
   timeout -k 5 "$RUN_TIMEOUT" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg_current" "$@" \
     >"$work/out" 2>&1 &
   RUN_PID=$!
@@ -104,12 +110,13 @@ mib() { echo $(( $1 / MIB )); }
 # LAST_KMEM_PEAK.
 stress_survives() {
   local limit_mib=$1 runs=$2; shift 2
-  local i
-  for i in $(seq "$runs"); do
+  local run
+  for run in $(seq "$runs"); do
     # shellcheck disable=SC2086
     cg_run "$limit_mib" "$@" -cp "$classes" Stress $STRESS_ARGS
     if [[ $RC != 0 ]]; then
-      say "  $limit_mib MiB, ${*: -1}: exit $RC (kernel OOM kills: $OOM_KILLS) $(grep '^Stress:' <<<"$OUT" | tail -1 | cut -c1-120)"
+      say "  $limit_mib MiB, ${*: -1}: run $run: exit $RC (kernel OOM kills: $OOM_KILLS)" \
+        "$(grep '^Stress:' <<<"$OUT" | tail -1 | cut -c1-120)"
       return 1
     fi
     LAST_OK=$(grep '^Stress: ok' <<<"$OUT")
@@ -141,7 +148,7 @@ largest_heap() {
 # While cg_run runs Stress: once the load runs, wait half its time and take
 # `jcmd PID VM.native_memory summary` (committed KiB per category) into $work/nmt.
 take_nmt() {
-  local pid= seconds
+  local pid='' seconds
   seconds=$(cut -d' ' -f1 <<<"$STRESS_ARGS")
   : >"$work/nmt"
   for _ in $(seq 600); do
@@ -153,6 +160,18 @@ take_nmt() {
   [[ -n $pid ]] || return 0
   sleep "$(awk -v s="$seconds" 'BEGIN {print s / 2}')"
   jcmd "$pid" VM.native_memory summary >"$work/nmt" 2>&1 || say "jcmd failed: $(tail -1 "$work/nmt")"
+}
+
+# native_memory LIMIT_MIB HEAP_MIB : Native Memory Tracking of Stress with -Xmx<HEAP_MIB>m, taken
+# while the load runs, as "Name=MiB, ..." text. The load runs 4 times as long as usual, so that
+# jcmd's attach lands inside it, in a cgroup with 256 MiB more room for NMT's own bookkeeping.
+native_memory() {
+  local args
+  read -r -a args <<<"$STRESS_ARGS"
+  args[0]=$(awk -v s="${args[0]}" 'BEGIN {print s * 4}')
+  WHILE_RUNNING=take_nmt cg_run $(($1 + 256)) java -XX:-UseContainerSupport \
+    -XX:NativeMemoryTracking=summary "-Xmx${2}m" -cp "$classes" Stress "${args[@]}"
+  nmt_summary
 }
 
 # The committed size of each category in $work/nmt, as "Name=MiB, ..." text.
@@ -199,12 +218,7 @@ calibrate() {
       row+=" | $regions / $(stress_field java_threads)"
 
       loaded=$(stress_field loaded_classes)
-      # Native Memory Tracking at the same heap while the load runs, with 256 MiB of room for
-      # NMT's own bookkeeping.
-      # shellcheck disable=SC2086
-      WHILE_RUNNING=take_nmt cg_run $((limit + 256)) "${blind[@]}" -XX:NativeMemoryTracking=summary \
-        "-Xmx${heap_default}m" -cp "$classes" Stress $STRESS_ARGS
-      nmt[$limit]=$(nmt_summary)
+      nmt[$limit]=$(native_memory "$limit" "$heap_default")
     else
       row+=" | - | - | - | - | -"
       loaded=-
@@ -314,6 +328,9 @@ percent() { if (( $2 > 0 )); then echo "$(( $1 * 100 / $2 )) %"; else echo "-"; 
 
 case $mode in
   calibrate) calibrate ;;
+  nmt)
+    [[ $# == 3 ]] || die "usage: $0 nmt LIMIT_MIB HEAP_MIB"
+    native_memory "$2" "$3"; echo ;;
   bench) bench ;;
   *) die "unknown mode '$mode' (bench or calibrate)" ;;
 esac

@@ -39,7 +39,11 @@ fi
 # --- Debian packages: command -> package --------------------------------------------------------
 # unshare (util-linux): the real-cgroup tests' namespaces; ps/pgrep (procps): process checks in
 # the init tests; readelf (binutils): scripts/build-static.sh checks the binary is static.
-declare -A package_of=([unshare]=util-linux [ps]=procps [pgrep]=procps [readelf]=binutils)
+# cc (gcc): the init tests build a small C helper for the orphan storm; java/javac
+# (openjdk-17-jdk-headless): the real-JVM tests; python3 and its yaml module: the terminal and
+# example tests.
+declare -A package_of=([unshare]=util-linux [ps]=procps [pgrep]=procps [readelf]=binutils
+  [cc]=gcc [javac]=openjdk-17-jdk-headless [python3]=python3)
 missing=()
 for tool in "${!package_of[@]}"; do
   if ! command -v "$tool" >/dev/null; then
@@ -47,8 +51,11 @@ for tool in "${!package_of[@]}"; do
     [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
   fi
 done
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  missing+=(python3-yaml)
+fi
 if [[ ${#missing[@]} -eq 0 ]]; then
-  say "Debian packages: nothing missing (util-linux, procps, binutils)"
+  say "Debian packages: nothing missing (util-linux, procps, binutils, gcc, a JDK, python3-yaml)"
 elif ! command -v apt-get >/dev/null; then
   say "missing packages ${missing[*]}, and no apt-get to install them"
   essential_failed=1

@@ -182,7 +182,10 @@ fn plan_rows(plan: &Plan, java: &Value) -> Vec<Row> {
                 Value::Array(items) if items.is_empty() => "(none)".to_string(),
                 Value::Array(items) => items
                     .iter()
-                    .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string))
+                    .map(|item| {
+                        item.as_str()
+                            .map_or_else(|| item.to_string(), str::to_string)
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
                 // Nested details (the heap budget) are in the reasons below, in words.

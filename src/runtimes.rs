@@ -6,7 +6,7 @@
 //! `--runtime-env off` drops all of them, jwrap's own pair too: it is the one switch that
 //! leaves the child's environment as it was (apart from JVM flags in JAVA_TOOL_OPTIONS), and
 //! a JWRAP_CPUS the user did not ask for would become a nested jwrap's `--cpus`.
-//! `docs/runtimes.md` has the table.
+//! `doc/runtimes.md` has the table.
 //!
 //! The numbers:
 //! * CPUs: `cpu.effective` of the SPEC (the fewest of the host's CPUs, the cpuset and the CPU

@@ -5,11 +5,13 @@ mod util;
 
 mod cli;
 mod detect;
+mod examples;
 mod init;
 mod java;
 mod jvm_real;
 mod oom;
 mod parsers;
+mod readme;
 mod real_cgroup;
 mod realcg;
 mod runtimes;
