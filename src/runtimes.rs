@@ -35,7 +35,6 @@ use crate::limits::{Limit, Limits};
 use crate::units::{human_bytes, human_cpus};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 const MIB: u64 = 1 << 20;
@@ -46,8 +45,6 @@ const NODE_OLD_SPACE_PER_MILLE: u64 = 750;
 /// DOTNET_GCHeapHardLimit's share of the memory limit.
 const DOTNET_HEAP_PER_MILLE: u64 = 750;
 
-/// The PATH `execvp` uses when PATH is unset.
-const DEFAULT_PATH: &str = "/bin:/usr/bin";
 /// How much of a file the kernel reads for its `#!` line (`BINPRM_BUF_SIZE`).
 const SHEBANG_BYTES: u64 = 256;
 
@@ -176,19 +173,11 @@ fn locate(program: &OsStr, env: &Environment) -> Option<PathBuf> {
     if given.components().count() > 1 {
         return Some(given.to_path_buf());
     }
-    let search = env.get("PATH").unwrap_or(OsStr::new(DEFAULT_PATH));
-    std::env::split_paths(search)
-        .map(|dir| {
-            if dir.as_os_str().is_empty() {
-                PathBuf::from(".").join(program)
-            } else {
-                dir.join(program)
-            }
-        })
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        })
+    discover::search(
+        env.get("PATH")
+            .unwrap_or(OsStr::new(discover::DEFAULT_PATH)),
+        given,
+    )
 }
 
 /// The start of a file, as text, as far as the kernel reads it for `#!`.
@@ -885,7 +874,7 @@ mod tests {
             let path = dir.path().join(name);
             std::fs::write(&path, text).unwrap();
             let mut permissions = std::fs::metadata(&path).unwrap().permissions();
-            permissions.set_mode(0o755);
+            std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
             std::fs::set_permissions(&path, permissions).unwrap();
         };
         write("MyApi", "\x7fELF");

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 const VERSION_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The PATH `execvp` uses when PATH is unset.
-const DEFAULT_PATH: &str = "/bin:/usr/bin";
+/// The search path `execvp` uses when PATH is not set.
+pub(crate) const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
 /// Variables that hold JVM options: removed for `java -version`, so a user's option cannot
 /// break or slow the probe (and no "Picked up ..." line appears).
@@ -151,7 +152,8 @@ fn locate(command: &[OsString], env: &Environment) -> Option<(PathBuf, FoundBy, 
 
 /// `name` in the directories of a PATH value, as `execvp` looks (an empty entry is the current
 /// directory).
-fn search(path: &OsStr, name: &str) -> Option<PathBuf> {
+pub(crate) fn search(path: &OsStr, name: impl AsRef<Path>) -> Option<PathBuf> {
+    let name = name.as_ref();
     std::env::split_paths(path)
         .map(|dir| {
             if dir.as_os_str().is_empty() {
