@@ -289,7 +289,8 @@ bench() {
   section=$(
     echo "### Heap: what jwrap grants, next to the alternatives and to the largest safe heap"
     echo
-    echo "Run $(date -u +%Y-%m-%d) by \`scripts/bench-heap.sh\` on $(nproc) CPUs, $jdk_version."
+    echo "Run $(date -u +%Y-%m-%d) at commit $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+      "by \`scripts/bench-heap.sh\` on $(nproc) CPUs, $jdk_version."
     echo "Each number is a max heap in MiB, in a real cgroup v1 with that memory limit."
     echo
     echo "- **jwrap**: MaxHeapSize from \`jwrap -- java [-XX:-UseContainerSupport] -XX:+PrintFlagsFinal -version\`"

@@ -93,9 +93,10 @@ struct Rule {
 //   limit MiB   256  384  512  768  1024  1536  2048
 //   safe heap   156  279  407  647   888  1377  1872     (limit − safe ≈ 93 MiB + 4.4 % of heap)
 //
-// The regions below add up to 81 MiB + 12.8 % of the limit, which puts jwrap's heap at about
-// 91 % of the safe one at every size: under it by a margin wider than the measurement's noise
-// (±2–5 MiB), and close enough not to waste the container. BENCHMARKS.md shows the result.
+// The regions below add up to about 80 MiB + 12.8 % of the limit (the direct-memory floor
+// adds a little below 800 MiB), which puts jwrap's heap at 88–92 % of the safe one at every
+// size: under it by a margin wider than the measurement's noise (±2–5 MiB), and close enough
+// not to waste the container. BENCHMARKS.md shows the result.
 // The per-region split follows Native Memory Tracking's breakdown of the same runs.
 
 /// Metaspace: class metadata, about 5 KiB per loaded class (20 MiB for the stress load's
@@ -121,11 +122,12 @@ const CODE_CACHE: Rule = Rule {
 };
 
 /// Direct memory: NIO buffers. The JVM's default bound is the heap size, a second heap the
-/// container cannot afford. Netty sizes its pools from this bound.
+/// container cannot afford. Netty sizes its pools from this bound. The JDK takes a little for
+/// itself (an 8 MiB bound refused the stress load's 8 MiB of buffers by 8 KiB), hence the floor.
 const DIRECT_MEMORY: Rule = Rule {
-    base_mib: 6,
+    base_mib: 8,
     per_mille: 10,
-    floor_mib: 8,
+    floor_mib: 16,
     cap_mib: 512,
 };
 
@@ -152,7 +154,7 @@ const GC_AND_NATIVE: Rule = Rule {
 /// the app writes (charged to the cgroup), tmpfs, allocator fragmentation over a long run, a
 /// forked helper process.
 const HEADROOM: Rule = Rule {
-    base_mib: 9,
+    base_mib: 5,
     per_mille: 23,
     floor_mib: 4,
     cap_mib: 256,
