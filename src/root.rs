@@ -6,7 +6,7 @@
 //! the root turns them into real paths below its prefix and nothing else in the crate does.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
 /// Why a file could not be used.
@@ -26,6 +26,9 @@ impl fmt::Display for ReadError {
         }
     }
 }
+
+/// The first read buffer: a page, which holds nearly every /proc and cgroup file whole.
+const READ_CAPACITY: usize = 4096;
 
 /// A filesystem prefix: `/` for the real machine, or a fake root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,10 +82,15 @@ impl Root {
 
     /// The whole file as text.
     pub fn read(&self, path: &Path) -> Result<String, ReadError> {
-        let bytes = std::fs::read(self.real_path(path)).map_err(|err| match err.kind() {
+        let unreadable = |err: io::Error| match err.kind() {
             io::ErrorKind::NotFound => ReadError::Missing,
             _ => ReadError::Unreadable(short_io_error(&err)),
-        })?;
+        };
+        let mut file = std::fs::File::open(self.real_path(path)).map_err(unreadable)?;
+        // /proc and /sys files report a size of 0, so `fs::read` would start small and grow
+        // the buffer several times per file; one page holds nearly all of them at once.
+        let mut bytes = Vec::with_capacity(READ_CAPACITY);
+        file.read_to_end(&mut bytes).map_err(unreadable)?;
         String::from_utf8(bytes).map_err(|_| ReadError::NotText)
     }
 
