@@ -1,5 +1,7 @@
 //! The decision over a matrix of JDKs × cgroup layouts × user settings in every channel:
 //! no flag a JDK rejects, no duplicate of a user's setting, heaps within their bounds.
+//!
+//! Test code only: java/mod.rs declares it as `#[cfg(test)] mod matrix;`.
 
 use super::budget::MIB;
 use super::decide::{CgroupFacts, Decision, Placed, Policy, decide};
