@@ -416,9 +416,9 @@ fn info_shows_the_java_object_and_the_final_command() {
         reasons
             .iter()
             .any(|r| r.as_str().unwrap().starts_with(&format!(
-                "heap {} MiB = limit 2048",
+                "heap {} MiB",
                 java_info["heap_budget"]["heap_mib"]
-            ))),
+            )) && r.as_str().unwrap().contains("limit 2048 − metaspace")),
         "{reasons:#?}"
     );
 

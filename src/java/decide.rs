@@ -6,7 +6,7 @@
 //! defaults do not fit a container (the heap, direct memory, code cache, metaspace). A setting
 //! the user gave anywhere wins; a flag the JDK would reject is never emitted.
 
-use super::budget::{self, HeapBudget, HeapRule, MIB, Region, UserRegions};
+use super::budget::{self, Collector, HeapBudget, HeapRule, MIB, Region, UserRegions};
 use super::userflags::{Knob, UserSettings};
 use super::version::{ContainerSupport, JdkFacts};
 use crate::cgroup::Detection;
@@ -321,6 +321,55 @@ pub fn decide(
     decision
 }
 
+/// HotSpot counts itself a server-class machine, and picks G1 (Parallel on JDK 8) instead of
+/// Serial, with at least 2 processors and 2 GiB − 256 MiB of memory.
+const SERVER_CLASS_CPUS: u32 = 2;
+const SERVER_CLASS_MEMORY: u64 = 1792 * MIB;
+
+/// The collector the JVM will run: the user's choice, else what its ergonomics pick from the
+/// memory and CPUs it sees (after jwrap's CPU flags). With two possible views (uncertain
+/// container support), Serial only if both lead to it: the other collectors need more memory.
+fn collector(
+    sight: &Sight,
+    limits: &Limits,
+    jdk: &JdkFacts,
+    host_memory: Option<u64>,
+    user: &UserSettings,
+) -> (Collector, String) {
+    if let Some(choice) = user.get(Knob::Collector) {
+        let collector = if choice.option == "-XX:+UseSerialGC" {
+            Collector::Serial
+        } else {
+            Collector::Concurrent
+        };
+        return (collector, format!("collector: {choice} chooses it"));
+    }
+    let serial = !sight.views.is_empty()
+        && sight.views.iter().all(|view| {
+            let memory = view.memory.or(host_memory);
+            let cpus = if jdk.has_active_processor_count() {
+                Some(limits.effective_cpus)
+            } else {
+                view.cpus
+            };
+            memory.is_some_and(|m| m < SERVER_CLASS_MEMORY)
+                || cpus.is_some_and(|c| c < SERVER_CLASS_CPUS)
+        });
+    if serial {
+        (
+            Collector::Serial,
+            "collector: Serial, the JVM's pick below 2 CPUs or 1792 MiB (it needs little memory of its own)"
+                .to_string(),
+        )
+    } else {
+        (
+            Collector::Concurrent,
+            "collector: G1 or Parallel, the JVM's pick with 2 CPUs and 1792 MiB or more (tens of MiB of its own)"
+                .to_string(),
+        )
+    }
+}
+
 fn memory_flags(
     decision: &mut Decision,
     limits: &Limits,
@@ -342,7 +391,9 @@ fn memory_flags(
         code_cache: user_bytes(Knob::CodeCache),
         direct_memory: user_bytes(Knob::DirectMemory),
     };
-    let budget = budget::budget(limit, &regions, policy.heap_percent);
+    let (collector, collector_why) = collector(&decision.sight, limits, jdk, host_memory, user);
+    decision.reasons.push(collector_why);
+    let budget = budget::budget(limit, &regions, collector, policy.heap_percent);
 
     // The heap.
     let heap_setting = [Knob::MaxHeap, Knob::RamShare, Knob::MaxRam]

@@ -65,6 +65,9 @@ pub enum Knob {
     ThreadCounts,
     /// `-XX:+UseContainerSupport` / `-XX:-UseContainerSupport`.
     ContainerSupport,
+    /// `-XX:+UseSerialGC`, `-XX:+UseG1GC` and the other collectors: the GC's own memory
+    /// differs by far, so the heap budget follows the user's choice.
+    Collector,
 }
 
 /// One option the user gave.
@@ -160,6 +163,9 @@ pub fn classify(option: &str) -> Option<Knob> {
         "ActiveProcessorCount" => Some(Knob::ProcessorCount),
         "ParallelGCThreads" | "ConcGCThreads" | "CICompilerCount" => Some(Knob::ThreadCounts),
         "UseContainerSupport" => Some(Knob::ContainerSupport),
+        _ if flag.starts_with('+') && name.starts_with("Use") && name.ends_with("GC") => {
+            Some(Knob::Collector)
+        }
         _ => None,
     }
 }
@@ -453,7 +459,9 @@ mod tests {
             ("-XX:-UseContainerSupport", Some(Knob::ContainerSupport)),
             ("-XX:+UseContainerSupport", Some(Knob::ContainerSupport)),
             ("-XX:MaxRAMx=1", None),
-            ("-XX:+UseG1GC", None),
+            ("-XX:+UseG1GC", Some(Knob::Collector)),
+            ("-XX:+UseSerialGC", Some(Knob::Collector)),
+            ("-XX:-UseAdaptiveSizePolicyWithSystemGC", None),
             ("-Dfoo=-Xmx1g", None),
             ("-Xmn64m", None),
             ("-jar", None),
