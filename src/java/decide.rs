@@ -480,6 +480,17 @@ fn memory_flags(
             continue;
         }
         if let Some(size) = budget.region(region) {
+            if region == Region::Metaspace {
+                let bound = metaspace_bound(size.mib, limit / MIB);
+                decision.flags.push(format!("{flag}={bound}m"));
+                decision.reasons.push(format!(
+                    "{flag}={bound}m: metaspace is {default}; the budget expects {} MiB, the \
+                     bound leaves a class-heavy app (a Spring service: 60–100 MiB) room to \
+                     start",
+                    size.mib
+                ));
+                continue;
+            }
             decision.flags.push(format!("{flag}={}m", size.mib));
             decision.reasons.push(format!(
                 "{flag}={}m: {} is {default}",
@@ -490,6 +501,20 @@ fn memory_flags(
     }
     decision.budget = Some(budget);
 }
+
+/// Metaspace's bound is looser than its budget. Too little metaspace fails at start-up
+/// ("OutOfMemoryError: Metaspace") whatever the heap, and what an app needs depends on its
+/// class count, which jwrap does not know: the budget is what a typical service uses, the bound
+/// a quarter of the limit (at most 256 MiB, at least the budget). An app that loads more than
+/// its budget takes from the margin the heap leaves below the largest safe heap.
+fn metaspace_bound(budget_mib: u64, limit_mib: u64) -> u64 {
+    (limit_mib / METASPACE_BOUND_DIVISOR)
+        .min(METASPACE_BOUND_CAP_MIB)
+        .max(budget_mib)
+}
+
+const METASPACE_BOUND_DIVISOR: u64 = 4;
+const METASPACE_BOUND_CAP_MIB: u64 = 256;
 
 /// What the JVM would size itself for, in words.
 fn seen_memory(sight: &Sight, host_memory: Option<u64>) -> String {
