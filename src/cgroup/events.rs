@@ -18,7 +18,7 @@
 //! command's.
 
 use super::parse;
-use super::{Detection, Reader, existing};
+use super::{Detection, Reader};
 use crate::root::Root;
 
 const MEMORY_EVENTS: &str = "memory.events";
@@ -60,11 +60,11 @@ pub fn oom_kills(text: &str) -> Option<u64> {
     parse::keyed_u64(text, OOM_KILL)
 }
 
-/// The counters of the memory cgroup that detection found (its mount point when the process's
-/// own directory is not there, as detection reads it). `None` without a memory controller.
+/// The counters of the memory cgroup detection read (its mount point when the process's own
+/// directory is not there). `None` without a memory controller.
 pub fn read(root: &Root, detection: &Detection) -> Option<MemoryEvents> {
-    let mut reader = Reader::new(root);
-    let placement = existing(&mut reader, detection.layout.memory.as_ref()?);
+    let reader = Reader::new(root);
+    let placement = detection.layout.memory.as_ref()?;
     let dir = &placement.dir;
     let count = |file: &str, parse_text: fn(&str) -> Option<u64>| {
         let path = format!("{dir}/{file}");

@@ -35,6 +35,8 @@ pub struct Reading {
 /// Everything detection found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detection {
+    /// Where each controller was read: the process's own directory, or its mount point when
+    /// that directory is not there.
     pub layout: Layout,
     pub host: Host,
     /// The tightest memory limit on the way up the hierarchy.
@@ -219,7 +221,7 @@ pub fn detect(root: &Root) -> Detection {
     let host = read_host(&mut reader, mountinfo.as_deref());
     let host_memory = host.memory.value();
 
-    let layout = read_layout(&mut reader, mountinfo.as_deref());
+    let mut layout = read_layout(&mut reader, mountinfo.as_deref());
     for warning in layout.warnings.clone() {
         reader.warn(warning);
     }
@@ -234,9 +236,13 @@ pub fn detect(root: &Root) -> Detection {
         reason
     };
 
-    let memory_placement = layout.memory.as_ref().map(|p| existing(&mut reader, p));
-    let cpu_placement = layout.cpu.as_ref().map(|p| existing(&mut reader, p));
-    let cpuset_placement = layout.cpuset.as_ref().map(|p| existing(&mut reader, p));
+    // From here on, the directories actually read: the layout's, or their mount points.
+    layout.memory = layout.memory.as_ref().map(|p| existing(&mut reader, p));
+    layout.cpu = layout.cpu.as_ref().map(|p| existing(&mut reader, p));
+    layout.cpuset = layout.cpuset.as_ref().map(|p| existing(&mut reader, p));
+    let memory_placement = layout.memory.clone();
+    let cpu_placement = layout.cpu.clone();
+    let cpuset_placement = layout.cpuset.clone();
 
     let memory = match &memory_placement {
         Some(p) if p.unified => v2::memory(&mut reader, p, host_memory),
