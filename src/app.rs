@@ -52,7 +52,11 @@ pub fn main(args: Vec<OsString>, inherited: Inherited) -> i32 {
 fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     // Decided before anything is spawned: the kernel's init has a PID 2 sibling (kthreadd).
     let kernel_init = config.action == Action::Run && !config.exec && init::is_kernel_init();
-    let detection = cgroup::detect(&config.root);
+    let detail = match config.action {
+        Action::Info { .. } => cgroup::Detail::Everything,
+        Action::Run => cgroup::Detail::Limits,
+    };
+    let detection = cgroup::detect(&config.root, detail);
     let limits = limits::resolve(
         &detection,
         config.memory_override.as_ref(),

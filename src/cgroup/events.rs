@@ -131,7 +131,7 @@ mod tests {
         );
         write(dir, "sys/fs/cgroup/app/memory.peak", "268435456\n");
         let root = Root::new(dir);
-        let detection = cgroup::detect(&root);
+        let detection = cgroup::detect(&root, cgroup::Detail::Limits);
         let events = read(&root, &detection).unwrap();
         assert_eq!(
             events.oom_kills,
@@ -169,7 +169,7 @@ mod tests {
             "268435456\n",
         );
         let root = Root::new(dir);
-        let events = read(&root, &cgroup::detect(&root)).unwrap();
+        let events = read(&root, &cgroup::detect(&root, cgroup::Detail::Limits)).unwrap();
         assert_eq!(events.oom_kills.map(|c| c.value), Some(2));
         assert_eq!(
             events.limit_hits,
@@ -194,7 +194,7 @@ mod tests {
         write(dir, "proc/meminfo", "MemTotal: 16000000 kB\n");
         write(dir, "sys/fs/cgroup/memory.events", "oom_kill 5\n");
         let root = Root::new(dir);
-        let events = read(&root, &cgroup::detect(&root)).unwrap();
+        let events = read(&root, &cgroup::detect(&root, cgroup::Detail::Limits)).unwrap();
         assert_eq!(
             events.oom_kills.map(|c| c.path),
             Some("/sys/fs/cgroup/memory.events".to_string())
@@ -208,6 +208,9 @@ mod tests {
         write(root.path(), "proc/self/mountinfo", "");
         write(root.path(), "proc/self/cgroup", "");
         let root = Root::new(root.path());
-        assert_eq!(read(&root, &cgroup::detect(&root)), None);
+        assert_eq!(
+            read(&root, &cgroup::detect(&root, cgroup::Detail::Limits)),
+            None
+        );
     }
 }

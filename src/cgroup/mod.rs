@@ -214,8 +214,18 @@ pub(crate) fn tightest<T: PartialOrd + Copy>(
     }
 }
 
+/// How much detection reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The limits, and what the decisions use: for running a command, where start-up time
+    /// counts.
+    Limits,
+    /// Also what only `info` shows: memory.high or the soft limit, swap, usage and peak.
+    Everything,
+}
+
 /// Detect the limits of the process whose files `root` holds.
-pub fn detect(root: &Root) -> Detection {
+pub fn detect(root: &Root, detail: Detail) -> Detection {
     let mut reader = Reader::new(root);
     let mountinfo = essential_text(&mut reader, PROC_SELF_MOUNTINFO);
     let host = read_host(&mut reader, mountinfo.as_deref());
@@ -253,6 +263,7 @@ pub fn detect(root: &Root) -> Detection {
     };
     let (memory_high, memory_soft_limit, swap, memory_usage, memory_peak) = match &memory_placement
     {
+        _ if detail == Detail::Limits => (None, None, None, None, None),
         Some(p) if p.unified => {
             let extras = v2::memory_extras(&mut reader, p, host_memory);
             (extras.high, None, extras.swap, extras.usage, extras.peak)
