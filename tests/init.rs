@@ -690,7 +690,12 @@ fn a_signal_reaches_a_grandchild_behind_a_shell() {
     let mut running = start(&["--", "sh", "-c", script]);
     running.expect_line("ready");
     let shell = running.main_child();
-    eventually("the shell runs its sleep", || !children(shell).is_empty());
+    // Until it execs, the forked child is a copy of the shell, trap included: wait for `sleep`.
+    eventually("the shell runs its sleep", || {
+        children(shell).iter().any(|&pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "sleep")
+        })
+    });
     running.signal(libc::SIGUSR1);
     assert_eq!(running.code_within(Duration::from_secs(5)), 7);
 }
