@@ -27,6 +27,8 @@
 //!   (`docker kill -s TSTP`) is forwarded and respected.
 
 use crate::config::Supervision;
+use crate::java::discover::DEFAULT_PATH;
+use crate::launch::{ChildSetup, ExecError, Launch};
 use crate::log;
 use crate::signals::{rewritten, signal_name};
 use nix::errno::Errno;
@@ -38,8 +40,6 @@ use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// What jwrap inherited and must hand on to the child unchanged.
@@ -47,9 +47,6 @@ use std::time::{Duration, Instant};
 pub struct Inherited {
     /// The signal mask, as the kernel keeps it: bit N-1 set when signal N is blocked.
     mask: u64,
-    /// SIGPIPE was ignored when jwrap started. Rust's `Command` resets SIGPIPE to the default in
-    /// every child, so an inherited "ignore" has to be put back.
-    sigpipe_ignored: bool,
     /// The parent at start-up, so `--pdeath-signal` can tell that it died before it was watched.
     parent: Pid,
 }
@@ -65,7 +62,6 @@ pub fn block_signals() -> Inherited {
     let _ = set_signal_mask(EVERY_SIGNAL, Some(&mut mask));
     Inherited {
         mask,
-        sigpipe_ignored: sigpipe_is_ignored(),
         parent: getppid(),
     }
 }
@@ -106,15 +102,6 @@ fn every_signal_set() -> SigSet {
     }
 }
 
-fn sigpipe_is_ignored() -> bool {
-    // SAFETY: a query (no new action); `old` is a valid, zeroed sigaction.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0
-            && old.sa_sigaction == libc::SIG_IGN
-    }
-}
-
 /// How the main child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChildExit {
@@ -144,30 +131,22 @@ pub fn exit_code(exit: ChildExit, success_exits: &[i32]) -> i32 {
 }
 
 /// Why COMMAND did not start: exit code 127 when it was not found, 126 when it was found but
-/// could not be executed, 125 when jwrap could not fork.
+/// could not be executed, 125 when jwrap could not start a process.
 #[derive(Debug)]
 pub struct SpawnError {
     pub code: i32,
     pub message: String,
 }
 
-fn spawn_error(program: &OsStr, err: &io::Error) -> SpawnError {
-    let reason = err.to_string();
-    let reason = reason
-        .split(" (os error")
-        .next()
-        .unwrap_or(&reason)
-        .to_string();
-    let code = match err.raw_os_error() {
-        Some(libc::ENOENT) | Some(libc::ENOTDIR) => 127,
-        Some(libc::EACCES)
-        | Some(libc::ENOEXEC)
-        | Some(libc::EISDIR)
-        | Some(libc::EPERM)
-        | Some(libc::ETXTBSY)
-        | Some(libc::ELOOP)
-        | Some(libc::ENAMETOOLONG) => 126,
-        Some(libc::EAGAIN) | Some(libc::ENOMEM) => 125,
+/// The exit code and message for a command that could not be run: 127 when it was not found,
+/// 126 when it was found but could not be executed, 125 when jwrap could not start a process.
+fn spawn_error(program: &OsStr, error: ExecError) -> SpawnError {
+    let ExecError(errno) = error;
+    let reason = io::Error::from_raw_os_error(errno).to_string();
+    let reason = reason.split(" (os error").next().unwrap_or(&reason);
+    let code = match errno {
+        libc::ENOENT | libc::ENOTDIR => 127,
+        libc::EAGAIN | libc::ENOMEM => 125,
         _ => 126,
     };
     SpawnError {
@@ -176,50 +155,37 @@ fn spawn_error(program: &OsStr, err: &io::Error) -> SpawnError {
     }
 }
 
-/// A command ready to start: its argv and the variables to set for it. With `take_terminal`,
-/// the child makes its own process group the terminal's foreground before it execs.
-fn command(
-    argv: &[OsString],
-    env: &[(OsString, OsString)],
-    inherited: &Inherited,
-    take_terminal: bool,
-) -> Command {
-    let (program, args) = match argv.split_first() {
-        Some((program, args)) => (program.as_os_str(), args),
-        None => (OsStr::new(""), &[][..]),
-    };
-    let mut command = Command::new(program);
-    command.args(args);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mask = inherited.mask;
-    let sigpipe_ignored = inherited.sigpipe_ignored;
-    // SAFETY: runs in the child between fork and exec (or just before exec with `--exec`); it
-    // calls only async-signal-safe functions and does not allocate.
-    unsafe {
-        command.pre_exec(move || {
-            // std has already put the child in its own group. SIGTTOU is still blocked, which
-            // is what lets a group that is not yet in the foreground take the terminal.
-            if take_terminal {
-                libc::tcsetpgrp(0, libc::getpgrp());
-            }
-            if sigpipe_ignored {
-                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            }
-            // Nothing useful can be done if this failed: the child runs with no signal blocked.
-            let _ = set_signal_mask(mask, None);
-            Ok(())
-        });
-    }
-    command
+/// argv and the environment as `execve` wants them, or why they cannot be passed.
+fn launch(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<Launch, SpawnError> {
+    let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
+    Launch::new(argv, env, DEFAULT_PATH).map_err(|_| SpawnError {
+        code: 126,
+        message: format!(
+            "cannot run {}: an argument or variable contains a NUL byte",
+            program.to_string_lossy()
+        ),
+    })
 }
 
 /// `--exec`: replace jwrap with the command. Returns only if that failed.
 pub fn exec(argv: &[OsString], env: &[(OsString, OsString)], inherited: &Inherited) -> SpawnError {
-    let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
-    let err = command(argv, env, inherited, false).exec();
-    spawn_error(program, &err)
+    let setup = ChildSetup {
+        own_group: false,
+        take_terminal: false,
+        mask: inherited.mask,
+    };
+    match launch(argv, env) {
+        Ok(launch) => {
+            let error = launch.exec(setup);
+            // Back to blocking everything: jwrap is about to report the failure and exit.
+            let _ = set_signal_mask(EVERY_SIGNAL, None);
+            spawn_error(
+                argv.first().map(OsString::as_os_str).unwrap_or_default(),
+                error,
+            )
+        }
+        Err(failure) => failure,
+    }
 }
 
 /// Whether stdin is a terminal whose foreground process group is jwrap's: then the child takes
@@ -230,18 +196,23 @@ fn owns_terminal() -> bool {
     unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
 }
 
-/// Start the child in its own process group (and the terminal's foreground when jwrap holds it).
+/// Start the child in its own process group (and the terminal's foreground when jwrap holds it),
+/// with the signal mask jwrap inherited. Signal dispositions are left alone: jwrap installs no
+/// handler, so the child gets the ignored set jwrap was given.
 fn spawn(
     argv: &[OsString],
     env: &[(OsString, OsString)],
     inherited: &Inherited,
 ) -> Result<Pid, SpawnError> {
-    let mut child = command(argv, env, inherited, owns_terminal());
-    child.process_group(0);
+    let setup = ChildSetup {
+        own_group: true,
+        take_terminal: owns_terminal(),
+        mask: inherited.mask,
+    };
     let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
-    match child.spawn() {
-        Ok(handle) => Ok(Pid::from_raw(handle.id() as i32)),
-        Err(err) => Err(spawn_error(program, &err)),
+    match launch(argv, env)?.spawn(setup) {
+        Ok(pid) => Ok(Pid::from_raw(pid)),
+        Err(error) => Err(spawn_error(program, error)),
     }
 }
 
@@ -860,10 +831,23 @@ mod tests {
 
     #[test]
     fn spawn_errors_map_to_126_and_127() {
-        let missing = io::Error::from_raw_os_error(libc::ENOENT);
-        assert_eq!(spawn_error(OsStr::new("x"), &missing).code, 127);
-        let denied = io::Error::from_raw_os_error(libc::EACCES);
-        let err = spawn_error(OsStr::new("x"), &denied);
+        assert_eq!(
+            spawn_error(OsStr::new("x"), ExecError(libc::ENOENT)).code,
+            127
+        );
+        assert_eq!(
+            spawn_error(OsStr::new("x"), ExecError(libc::ENOTDIR)).code,
+            127
+        );
+        assert_eq!(
+            spawn_error(OsStr::new("x"), ExecError(libc::ENOEXEC)).code,
+            126
+        );
+        assert_eq!(
+            spawn_error(OsStr::new("x"), ExecError(libc::EAGAIN)).code,
+            125
+        );
+        let err = spawn_error(OsStr::new("x"), ExecError(libc::EACCES));
         assert_eq!(err.code, 126);
         assert_eq!(err.message, "cannot run x: Permission denied");
     }

@@ -6,11 +6,13 @@
 //! are public so the tests and the property tests can reach them.
 
 pub mod app;
+pub mod arena;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod init;
 pub mod java;
+pub mod launch;
 pub mod limits;
 pub mod log;
 pub mod oom;

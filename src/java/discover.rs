@@ -24,8 +24,7 @@ use std::time::{Duration, Instant};
 /// must not hold up the container's start.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The PATH `execvp` uses when PATH is unset.
-/// The search path `execvp` uses when PATH is not set.
+/// The search path `execvp` uses when PATH is not set (glibc's; musl adds /usr/local/bin).
 pub(crate) const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
 /// Variables that hold JVM options: removed for `java -version`, so a user's option cannot

@@ -1,0 +1,396 @@
+//! jwrap's global allocator: size classes over one fixed region, the system allocator behind it.
+//!
+//! Start-up (option parsing, detection, the JVM decision) makes a few thousand small allocations
+//! and frees most of them within a millisecond. The static binary links musl, whose allocator
+//! gives a group of freed blocks back to the kernel as soon as it empties: one start-up cost
+//! about 27 `mmap` and 25 `munmap` calls, a zero-filled page fault for every page mapped again,
+//! and a third of jwrap's instructions (strace and callgrind on `jwrap -- /bin/true`). Here a
+//! freed block goes on the free list of its size class and the next allocation of that class
+//! takes it back, so start-up touches a few dozen pages of one region and makes no system call
+//! for memory at all.
+//!
+//! Blocks are powers of two from 16 bytes to 64 KiB; a block of a class is aligned to its size
+//! (at most a page), which satisfies every layout that maps to that class. Anything larger, more
+//! aligned, or beyond the region comes from the system allocator, so nothing has a hard limit.
+//! The region is never given back: what the waiting init keeps is bounded by its size and is,
+//! in practice, the pages start-up touched.
+//!
+//! jwrap is single-threaded but for one helper thread (reading `java -version`), so a spin lock
+//! held for a few instructions guards the lists; no allocation happens between `fork` and `exec`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::UnsafeCell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The smallest block, 16 bytes: room for the free-list link and the alignment `malloc` gives.
+const MIN_SHIFT: u32 = 4;
+/// 16 B, 32 B, ... 64 KiB.
+const CLASSES: usize = 13;
+const MAX_BLOCK: usize = 1 << (MIN_SHIFT as usize + CLASSES - 1);
+/// Blocks are aligned to their size up to this; the region itself is aligned to it.
+const MAX_ALIGN: usize = 4096;
+
+/// The bytes the allocator hands out, page-aligned. All zero, so a `static` of it costs no file
+/// space and no memory until a page is first used.
+#[repr(C, align(4096))]
+struct Region<const BYTES: usize>([u8; BYTES]);
+
+/// A free block's first bytes: the next free block of the same class.
+struct FreeBlock {
+    next: *mut FreeBlock,
+}
+
+struct Lists {
+    /// Bytes of the region handed out at least once (the rest has never been touched).
+    used: usize,
+    /// Per class, the most recently freed block.
+    free: [*mut FreeBlock; CLASSES],
+}
+
+/// A size-class allocator over `BYTES` bytes of its own, falling back to [`System`].
+pub struct Arena<const BYTES: usize> {
+    region: UnsafeCell<Region<BYTES>>,
+    lists: UnsafeCell<Lists>,
+    locked: AtomicBool,
+}
+
+// SAFETY: `lists`, and the blocks' links, are only touched with `locked` held; a block's bytes
+// belong to whoever was handed the block.
+unsafe impl<const BYTES: usize> Sync for Arena<BYTES> {}
+
+impl<const BYTES: usize> Default for Arena<BYTES> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const BYTES: usize> Arena<BYTES> {
+    pub const fn new() -> Self {
+        Arena {
+            region: UnsafeCell::new(Region([0; BYTES])),
+            lists: UnsafeCell::new(Lists {
+                used: 0,
+                free: [ptr::null_mut(); CLASSES],
+            }),
+            locked: AtomicBool::new(false),
+        }
+    }
+
+    /// Bytes of the region that have been handed out at least once.
+    pub fn used(&self) -> usize {
+        self.with_lists(|lists| lists.used)
+    }
+
+    fn base(&self) -> usize {
+        self.region.get() as usize
+    }
+
+    fn owns(&self, block: *mut u8) -> bool {
+        let address = block as usize;
+        address >= self.base() && address < self.base() + BYTES
+    }
+
+    fn with_lists<T>(&self, work: impl FnOnce(&mut Lists) -> T) -> T {
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        // SAFETY: the lock is held, so this is the only reference to the lists.
+        let result = work(unsafe { &mut *self.lists.get() });
+        self.locked.store(false, Ordering::Release);
+        result
+    }
+
+    /// A block of `class` from its free list, else from the untouched rest of the region.
+    fn take(&self, class: usize) -> Option<*mut u8> {
+        let base = self.base();
+        self.with_lists(|lists| {
+            let head = lists.free[class];
+            if !head.is_null() {
+                // SAFETY: a listed block is free, ours, and holds the link written by `give`.
+                lists.free[class] = unsafe { (*head).next };
+                return Some(head.cast::<u8>());
+            }
+            let size = block_size(class);
+            let start = lists.used.next_multiple_of(size.min(MAX_ALIGN));
+            let end = start.checked_add(size).filter(|end| *end <= BYTES)?;
+            lists.used = end;
+            Some((base + start) as *mut u8)
+        })
+    }
+
+    /// Put a block of `class` back on its free list.
+    fn give(&self, block: *mut u8, class: usize) {
+        self.with_lists(|lists| {
+            let link = block.cast::<FreeBlock>();
+            // SAFETY: the block is ours, at least 16 bytes and 16-aligned, and no longer used.
+            unsafe {
+                link.write(FreeBlock {
+                    next: lists.free[class],
+                })
+            };
+            lists.free[class] = link;
+        })
+    }
+}
+
+/// The class serving `layout`, or `None` when it is too large or too aligned for the region.
+fn class_of(layout: Layout) -> Option<usize> {
+    let size = layout.size().max(layout.align()).max(1 << MIN_SHIFT);
+    if size > MAX_BLOCK || layout.align() > MAX_ALIGN {
+        return None;
+    }
+    // ceil(log2(size)) - MIN_SHIFT
+    Some((usize::BITS - (size - 1).leading_zeros() - MIN_SHIFT) as usize)
+}
+
+fn block_size(class: usize) -> usize {
+    1 << (MIN_SHIFT as usize + class)
+}
+
+// SAFETY: every block handed out is `block_size(class)` bytes aligned to `min(size, MAX_ALIGN)`,
+// which covers the layout's size and alignment (`class_of`); a block is on a free list only
+// after `dealloc`, so it is never handed out twice; foreign pointers go back to `System`.
+unsafe impl<const BYTES: usize> GlobalAlloc for Arena<BYTES> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        match class_of(layout).and_then(|class| self.take(class)) {
+            Some(block) => block,
+            // SAFETY: the caller's layout, passed on unchanged.
+            None => unsafe { System.alloc(layout) },
+        }
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        match class_of(layout) {
+            Some(class) if self.owns(block) => self.give(block, class),
+            // SAFETY: not ours, so `System` handed it out with this layout.
+            _ => unsafe { System.dealloc(block, layout) },
+        }
+    }
+
+    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if !self.owns(block) {
+            // SAFETY: `System` handed it out with this layout; it stays with `System`.
+            return unsafe { System.realloc(block, layout, new_size) };
+        }
+        // SAFETY: the caller guarantees that `new_size`, rounded up to the alignment, fits
+        // `isize`: the conditions of `from_size_align_unchecked`.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        if class_of(new_layout) == class_of(layout) {
+            return block;
+        }
+        // SAFETY: a valid non-zero layout (see above); the copy stays within both blocks, which
+        // do not overlap since the old one is still in use; the old block is then given back.
+        unsafe {
+            let moved = self.alloc(new_layout);
+            if !moved.is_null() {
+                ptr::copy_nonoverlapping(block, moved, layout.size().min(new_size));
+                self.dealloc(block, layout);
+            }
+            moved
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn layout(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    #[test]
+    fn classes_are_the_next_power_of_two_from_16_bytes_to_64_kib() {
+        assert_eq!(class_of(layout(1, 1)), Some(0));
+        assert_eq!(class_of(layout(16, 8)), Some(0));
+        assert_eq!(class_of(layout(17, 8)), Some(1));
+        assert_eq!(class_of(layout(4096, 8)), Some(8));
+        assert_eq!(class_of(layout(4097, 8)), Some(9));
+        assert_eq!(class_of(layout(16384, 8)), Some(10));
+        assert_eq!(class_of(layout(65536, 8)), Some(12));
+        assert_eq!(class_of(layout(65537, 8)), None);
+        // Alignment counts as size, and more than a page goes to the system.
+        assert_eq!(class_of(layout(8, 256)), Some(4));
+        assert_eq!(class_of(layout(8, 8192)), None);
+    }
+
+    #[test]
+    fn a_freed_block_is_reused_by_its_class_only() {
+        let arena = Box::new(Arena::<65536>::new());
+        unsafe {
+            let first = arena.alloc(layout(100, 8));
+            assert!(arena.owns(first));
+            arena.dealloc(first, layout(100, 8));
+            // 100 and 128 bytes are one class: the same block comes back.
+            assert_eq!(arena.alloc(layout(128, 8)), first);
+            let other_class = arena.alloc(layout(100 * 2, 8));
+            assert_ne!(other_class, first);
+            // 128 bytes, then 256 aligned to 256.
+            assert_eq!(arena.used(), 256 + 256);
+        }
+    }
+
+    #[test]
+    fn blocks_are_aligned_to_their_size_up_to_a_page() {
+        static ARENA: Arena<{ 1 << 20 }> = Arena::new();
+        let arena = &ARENA;
+        unsafe {
+            for (size, align) in [
+                (1, 1),
+                (24, 8),
+                (64, 64),
+                (3000, 4096),
+                (10000, 16),
+                (5, 512),
+            ] {
+                let block = arena.alloc(layout(size, align));
+                assert!(arena.owns(block), "{size}/{align} not from the region");
+                let expected = block_size(class_of(layout(size, align)).unwrap()).min(MAX_ALIGN);
+                assert_eq!(block as usize % expected, 0, "{size}/{align} at {block:p}");
+            }
+        }
+    }
+
+    #[test]
+    fn large_blocks_and_a_full_region_fall_back_to_the_system() {
+        let arena = Box::new(Arena::<4096>::new());
+        unsafe {
+            let large = arena.alloc(layout(100_000, 8));
+            assert!(!large.is_null() && !arena.owns(large));
+            large.write_bytes(7, 100_000);
+            arena.dealloc(large, layout(100_000, 8));
+            let whole = arena.alloc(layout(4096, 8));
+            assert!(arena.owns(whole));
+            let beyond = arena.alloc(layout(16, 8));
+            assert!(!beyond.is_null() && !arena.owns(beyond));
+            arena.dealloc(beyond, layout(16, 8));
+            arena.dealloc(whole, layout(4096, 8));
+            assert_eq!(arena.alloc(layout(4000, 8)), whole);
+        }
+    }
+
+    #[test]
+    fn realloc_keeps_the_block_within_its_class_and_the_bytes_across_classes() {
+        let arena = Box::new(Arena::<65536>::new());
+        unsafe {
+            let block = arena.alloc(layout(20, 4));
+            block.copy_from_nonoverlapping(b"0123456789abcdefghij".as_ptr(), 20);
+            assert_eq!(arena.realloc(block, layout(20, 4), 32), block);
+            let grown = arena.realloc(block, layout(32, 4), 100_000);
+            assert!(!arena.owns(grown));
+            assert_eq!(
+                std::slice::from_raw_parts(grown, 20),
+                b"0123456789abcdefghij"
+            );
+            let back = arena.realloc(grown, layout(100_000, 4), 20);
+            assert!(!back.is_null());
+            assert_eq!(
+                std::slice::from_raw_parts(back, 20),
+                b"0123456789abcdefghij"
+            );
+            let moved = arena.realloc(arena.alloc(layout(16, 8)), layout(16, 8), 1000);
+            assert!(arena.owns(moved));
+        }
+    }
+
+    #[test]
+    fn threads_never_get_the_same_block() {
+        static SHARED: Arena<{ 1 << 20 }> = Arena::new();
+        let workers: Vec<_> = (0..4u8)
+            .map(|worker| {
+                std::thread::spawn(move || unsafe {
+                    for round in 0..2000usize {
+                        let size = 16 + (round * 7 + worker as usize * 13) % 300;
+                        let block = SHARED.alloc(layout(size, 8));
+                        block.write_bytes(worker, size);
+                        std::hint::black_box(block);
+                        assert!(
+                            std::slice::from_raw_parts(block, size)
+                                .iter()
+                                .all(|b| *b == worker)
+                        );
+                        SHARED.dealloc(block, layout(size, 8));
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+    }
+
+    /// One step of a random workload: allocate `size` bytes aligned to `1 << align_shift`, or
+    /// free / grow / shrink the live block picked by `pick`.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Alloc { size: usize, align_shift: u32 },
+        Free { pick: usize },
+        Realloc { pick: usize, size: usize },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (1usize..100_000, 0u32..13)
+                .prop_map(|(size, align_shift)| Step::Alloc { size, align_shift }),
+            any::<usize>().prop_map(|pick| Step::Free { pick }),
+            (any::<usize>(), 1usize..100_000).prop_map(|(pick, size)| Step::Realloc { pick, size }),
+        ]
+    }
+
+    proptest! {
+        /// Any sequence of allocations, frees and reallocations gives blocks that are aligned,
+        /// never overlap, and keep their bytes, whichever allocator each came from.
+        #[test]
+        fn random_workloads_keep_blocks_apart_and_intact(
+            steps in proptest::collection::vec(step(), 1..200)
+        ) {
+            let arena = Box::new(Arena::<{ 64 * 1024 }>::new());
+            let mut live: Vec<(*mut u8, Layout, u8)> = Vec::new();
+            for (index, step) in steps.into_iter().enumerate() {
+                let fill = (index % 251) as u8;
+                match step {
+                    Step::Alloc { size, align_shift } => {
+                        let wanted = layout(size, 1 << align_shift);
+                        let block = unsafe { arena.alloc(wanted) };
+                        prop_assert!(!block.is_null());
+                        prop_assert_eq!(block as usize % wanted.align(), 0);
+                        unsafe { block.write_bytes(fill, size) };
+                        live.push((block, wanted, fill));
+                    }
+                    Step::Free { pick } if !live.is_empty() => {
+                        let (block, wanted, byte) = live.swap_remove(pick % live.len());
+                        let bytes = unsafe { std::slice::from_raw_parts(block, wanted.size()) };
+                        prop_assert!(bytes.iter().all(|b| *b == byte));
+                        unsafe { arena.dealloc(block, wanted) };
+                    }
+                    Step::Realloc { pick, size } if !live.is_empty() => {
+                        let slot = pick % live.len();
+                        let (block, wanted, byte) = live[slot];
+                        let moved = unsafe { arena.realloc(block, wanted, size) };
+                        prop_assert!(!moved.is_null());
+                        prop_assert_eq!(moved as usize % wanted.align(), 0);
+                        let kept = unsafe { std::slice::from_raw_parts(moved, wanted.size().min(size)) };
+                        prop_assert!(kept.iter().all(|b| *b == byte));
+                        unsafe { moved.write_bytes(byte, size) };
+                        live[slot] = (moved, layout(size, wanted.align()), byte);
+                    }
+                    _ => {}
+                }
+                // No two live blocks overlap.
+                let mut spans: Vec<(usize, usize)> =
+                    live.iter().map(|(b, l, _)| (*b as usize, *b as usize + l.size())).collect();
+                spans.sort_unstable();
+                prop_assert!(spans.windows(2).all(|pair| pair[0].1 <= pair[1].0));
+            }
+            for (block, wanted, _) in live {
+                unsafe { arena.dealloc(block, wanted) };
+            }
+        }
+    }
+}
