@@ -216,14 +216,27 @@ fn spawn(
     }
 }
 
-/// Run the command under the init and return how it ended, once it and what it left behind
-/// are gone (or have been killed after `--drain-timeout`).
-pub fn run(
+/// The command, started under the init; `supervise` runs the loop.
+pub struct Started<'a> {
+    supervisor: Supervisor<'a>,
+}
+
+impl Started<'_> {
+    /// Forward, reap and drain until the command and what it left behind are gone (or have
+    /// been killed after `--drain-timeout`); how the command ended.
+    pub fn supervise(mut self) -> ChildExit {
+        self.supervisor.run()
+    }
+}
+
+/// Start the command under the init: jwrap becomes a subreaper (unless PID 1), opens its
+/// signalfd and spawns the child. Signals that arrive from now on stay queued for `supervise`.
+pub fn start<'a>(
     argv: &[OsString],
     env: &[(OsString, OsString)],
-    supervision: &Supervision,
+    supervision: &'a Supervision,
     inherited: &Inherited,
-) -> Result<ChildExit, SpawnError> {
+) -> Result<Started<'a>, SpawnError> {
     let is_pid1 = getpid().as_raw() == 1;
     // Orphans of the child's processes must come to jwrap to be reaped (PID 1 gets them anyway).
     if !is_pid1 {
@@ -257,7 +270,6 @@ pub fn run(
             .unwrap_or_default(),
         if is_pid1 { " (jwrap is PID 1)" } else { "" }
     ));
-    release_start_up_pages();
     let mut supervisor = Supervisor::new(child, supervision, is_pid1, signals);
     if parent_died {
         if let Some(signal) = supervision.pdeath_signal {
@@ -265,7 +277,7 @@ pub fn run(
             supervisor.on_signal(signal, 0);
         }
     }
-    Ok(supervisor.run())
+    Ok(Started { supervisor })
 }
 
 /// Unmap the pages of jwrap's own code and constants that start-up touched.
@@ -342,12 +354,19 @@ struct Supervisor<'a> {
     drained: HashSet<i32>,
     /// No child of jwrap is left (waitpid said ECHILD).
     no_children: bool,
+    /// When to drop the pages start-up touched (`release_start_up_pages`); done once.
+    release_pages_at: Option<Instant>,
     /// Forward errors already reported, so a signal storm cannot flood stderr.
     reported: HashSet<i32>,
 }
 
 const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
 const TERMINAL_STOPS: [i32; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+/// How long the start-up pages stay mapped after the child is spawned. Dropping them costs a
+/// `madvise` and the faults of the pages the loop then uses again, which a command that ends
+/// at once (a health check, `true`) should not pay; a long-running one waits 100 ms longer for
+/// jwrap's memory to shrink.
+const START_UP_PAGES_HELD: Duration = Duration::from_millis(100);
 /// After the final SIGKILL, how long to wait for the killed processes to be reaped.
 const KILL_REAP_GRACE: Duration = Duration::from_secs(1);
 /// While draining, how often to look for new orphans: one whose parent was not jwrap's child
@@ -375,6 +394,7 @@ impl<'a> Supervisor<'a> {
             drain_until: None,
             drained: HashSet::new(),
             no_children: false,
+            release_pages_at: Some(Instant::now() + START_UP_PAGES_HELD),
             reported: HashSet::new(),
         }
     }
@@ -385,7 +405,8 @@ impl<'a> Supervisor<'a> {
             self.wait_for_signals();
             // Forward what arrived (SIGCHLD only wakes the reaper).
             self.read_signals();
-            // Act on deadlines: a held SIGTERM, --kill-after, the end of draining.
+            // Act on deadlines: dropping start-up pages, a held SIGTERM, --kill-after, the end
+            // of draining.
             self.fire_deadlines();
             // Reap every child that has exited: the main one, and adopted orphans.
             self.reap();
@@ -417,6 +438,7 @@ impl<'a> Supervisor<'a> {
             self.held_term.map(|(at, _)| at),
             self.drain_until,
             rescan,
+            self.release_pages_at,
         ]
         .into_iter()
         .flatten()
@@ -566,6 +588,10 @@ impl<'a> Supervisor<'a> {
 
     fn fire_deadlines(&mut self) {
         let now = Instant::now();
+        if self.release_pages_at.is_some_and(|at| now >= at) {
+            self.release_pages_at = None;
+            release_start_up_pages();
+        }
         if let Some((at, signal)) = self.held_term {
             if now >= at {
                 self.held_term = None;

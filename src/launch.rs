@@ -114,8 +114,10 @@ impl Launch {
             setup,
             error: AtomicI32::new(0),
         };
-        // The child runs on this stack until it execs; jwrap is suspended meanwhile.
-        let mut stack = [0u8; CHILD_STACK];
+        // The child's stack until it execs (jwrap is suspended meanwhile): allocated, not
+        // initialised, and not on jwrap's own stack, whose probes would touch every page. The
+        // child uses only its top.
+        let mut stack: Vec<u8> = Vec::with_capacity(CHILD_STACK);
         let top = (stack.as_mut_ptr() as usize + CHILD_STACK) & !15;
         // SAFETY: `child` only makes system calls and reads `shared`, which outlives the child's
         // use of it (CLONE_VFORK: clone returns once the child has exec'd or exited); the stack

@@ -46,7 +46,7 @@ const NODE_OLD_SPACE_PER_MILLE: u64 = 750;
 const DOTNET_HEAP_PER_MILLE: u64 = 750;
 
 /// How much of a file the kernel reads for its `#!` line (`BINPRM_BUF_SIZE`).
-const SHEBANG_BYTES: u64 = 256;
+const SHEBANG_BYTES: usize = 256;
 
 /// The Node.js options that size the old space (V8 takes `_` for `-` too).
 const NODE_HEAP_OPTIONS: [&str; 2] = ["--max-old-space-size", "--max_old_space_size"];
@@ -182,13 +182,19 @@ fn locate(program: &OsStr, env: &Environment) -> Option<PathBuf> {
 
 /// The start of a file, as text, as far as the kernel reads it for `#!`.
 fn read_head(path: &Path) -> Option<String> {
-    let mut head = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(SHEBANG_BYTES)
-        .read_to_end(&mut head)
-        .ok()?;
-    Some(String::from_utf8_lossy(&head).into_owned())
+    let mut file = std::fs::File::open(path).ok()?;
+    // Read into a buffer of the final size: `read_to_end` would probe with reads of 32 bytes.
+    let mut head = vec![0; SHEBANG_BYTES];
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(count) => filled += count,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head[..filled]).into_owned())
 }
 
 /// The name of the program a `#!` line runs: `#!/usr/bin/node` and `#!/usr/bin/env node` both

@@ -15,7 +15,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -79,7 +79,7 @@ pub fn program_is_java(command: &[OsString]) -> bool {
 /// Find the JDK for `command`. `None` when there is none to find.
 pub fn find(command: &[OsString], env: &Environment) -> Option<Jdk> {
     let (java, found_by, how) = locate(command, env)?;
-    let resolved = std::fs::canonicalize(&java).unwrap_or_else(|_| java.clone());
+    let resolved = follow_links(&java);
     let home = home_of(&resolved);
     let (release, version_source) = read_release(&home);
     let mut jdk = Jdk {
@@ -167,6 +167,30 @@ pub(crate) fn search(path: &OsStr, name: impl AsRef<Path>) -> Option<PathBuf> {
 fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path)
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// `java` with the symbolic links of its last component followed, as far as they go
+/// (`/usr/bin/java` -> `/etc/alternatives/java` -> `/usr/lib/jvm/java-17/bin/java`): what finding
+/// the JDK's home needs, for one `readlink` per link. A link target that climbs with `..` is
+/// left to `canonicalize`, which resolves it as the kernel does (`..` of a linked directory is
+/// its target's parent) at the price of a `readlink` for every component of every path.
+fn follow_links(java: &Path) -> PathBuf {
+    // The kernel's own limit on links followed in one lookup.
+    const MAX_LINKS: usize = 40;
+    let mut path = java.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let Ok(target) = std::fs::read_link(&path) else {
+            return path;
+        };
+        if target.components().any(|part| part == Component::ParentDir) {
+            return std::fs::canonicalize(&path).unwrap_or(path);
+        }
+        path = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    path
 }
 
 /// The JDK's home from its resolved `java`: `HOME/bin/java`, or `JDK/jre/bin/java` (JDK 8),
@@ -380,6 +404,41 @@ mod tests {
         assert!(how.contains("has no bin/java"), "{how}");
         let nowhere = Environment::from_pairs([("PATH", dir.path().join("none").as_os_str())]);
         assert_eq!(found(&script, &nowhere), None);
+    }
+
+    #[test]
+    fn links_to_java_are_followed_to_the_jdk() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::TempDir::new().unwrap();
+        let real = dir.path().join("jvm/jdk-17/bin/java");
+        executable(&real);
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        std::fs::create_dir_all(dir.path().join("alternatives")).unwrap();
+        // bin/java -> alternatives/java (absolute) -> ../jvm/jdk-17/bin/java (climbs with ..)
+        symlink(
+            dir.path().join("alternatives/java"),
+            dir.path().join("bin/java"),
+        )
+        .unwrap();
+        symlink(
+            "../jvm/jdk-17/bin/java",
+            dir.path().join("alternatives/java"),
+        )
+        .unwrap();
+        let canonical = real.canonicalize().unwrap();
+        assert_eq!(follow_links(&dir.path().join("bin/java")), canonical);
+        // A relative link within its directory, no `..`: joined to the link's directory.
+        symlink("java", dir.path().join("jvm/jdk-17/bin/java-link")).unwrap();
+        assert_eq!(
+            follow_links(&dir.path().join("jvm/jdk-17/bin/java-link")),
+            real
+        );
+        assert_eq!(follow_links(&real), real);
+        // A loop ends (at the kernel's limit) instead of hanging.
+        symlink("loop-b", dir.path().join("bin/loop-a")).unwrap();
+        symlink("loop-a", dir.path().join("bin/loop-b")).unwrap();
+        let end = follow_links(&dir.path().join("bin/loop-a"));
+        assert!(end.starts_with(dir.path().join("bin")), "{}", end.display());
     }
 
     #[test]
