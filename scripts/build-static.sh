@@ -23,8 +23,10 @@ if [[ -d $(rustc --print sysroot)/lib/rustlib/$musl ]]; then
 else
   target=x86_64-unknown-linux-gnu
   say "no $musl target (scripts/setup.sh adds it where it can be fetched); fallback:"
-  say "RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --target $target"
-  RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target "$target"
+  # Non-PIE, as .cargo/config.toml makes the musl build (RUSTFLAGS replaces that file's flags).
+  flags="-C target-feature=+crt-static -C relocation-model=static"
+  say "RUSTFLAGS=\"$flags\" cargo build --release --target $target"
+  RUSTFLAGS="$flags" cargo build --release --target "$target"
 fi
 binary=$target_dir/$target/release/jwrap
 [[ -x $binary ]] || die "$binary was not built"

@@ -8,8 +8,8 @@
 use std::ffi::CString;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read};
-use std::os::fd::FromRawFd;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -66,6 +66,16 @@ impl Root {
     /// root, so the path is re-assembled from its normal components; `..` cannot climb above
     /// the prefix either.
     pub fn real_path(&self, path: &Path) -> PathBuf {
+        // On the machine itself an absolute path that cannot climb is already real. Checked on
+        // the bytes: taking paths apart component by component is most of what a read costs
+        // jwrap besides the system calls.
+        let bytes = path.as_os_str().as_bytes();
+        if self.prefix.as_os_str() == "/"
+            && bytes.starts_with(b"/")
+            && !bytes.windows(2).any(|pair| pair == b"..")
+        {
+            return path.to_path_buf();
+        }
         let mut real = self.prefix.clone();
         let mut depth = 0usize;
         for component in path.components() {
@@ -127,23 +137,28 @@ fn open_for_reading(path: &Path) -> io::Result<File> {
 
 /// Everything left in `file`. /proc and /sys files report a size of 0, so there is nothing to
 /// ask the size for (`read_to_end` on a `File` spends an `fstat` and an `lseek` doing so): read
-/// a page at a time until the end.
-fn read_whole(mut file: &File) -> io::Result<Vec<u8>> {
-    let mut bytes = vec![0; READ_CAPACITY];
-    let mut filled = 0;
+/// into a page, doubled while full, until the end.
+fn read_whole(file: &File) -> io::Result<Vec<u8>> {
+    let mut bytes: Vec<u8> = Vec::with_capacity(READ_CAPACITY);
     loop {
-        if filled == bytes.len() {
-            bytes.resize(bytes.len() * 2, 0);
+        if bytes.len() == bytes.capacity() {
+            bytes.reserve(bytes.capacity());
         }
-        match file.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(count) => filled += count,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
+        let spare = bytes.spare_capacity_mut();
+        // SAFETY: the kernel writes at most `spare.len()` bytes into the spare capacity.
+        let count = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        match count {
+            0 => return Ok(bytes),
+            // SAFETY: the kernel initialised `count` more bytes, within the capacity.
+            count if count > 0 => unsafe { bytes.set_len(bytes.len() + count as usize) },
+            _ => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
         }
     }
-    bytes.truncate(filled);
-    Ok(bytes)
 }
 
 /// `Permission denied`, not `Permission denied (os error 13)`.
@@ -183,6 +198,15 @@ mod tests {
         assert_eq!(
             root.real_path(Path::new("/proc/self/cgroup")),
             PathBuf::from("/proc/self/cgroup")
+        );
+        // `..` is resolved the same way as below any other prefix.
+        assert_eq!(
+            root.real_path(Path::new("/sys/fs/cgroup/a/../b")),
+            PathBuf::from("/sys/fs/cgroup/b")
+        );
+        assert_eq!(
+            root.real_path(Path::new("/../../proc/meminfo")),
+            PathBuf::from("/proc/meminfo")
         );
     }
 
