@@ -11,9 +11,8 @@
 //! The generators are dev-dependencies: the shipped binary does not carry them. The files in
 //! `doc/` are committed; `tests/readme.rs` regenerates them and fails when they are stale.
 
-use clap::CommandFactory;
 use clap_complete::Shell;
-use jwrap::cli::Cli;
+use jwrap::cli;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -107,7 +106,7 @@ fn after_help_sections(command: &clap::Command) -> String {
 /// their own (clap_mangen would refer to a separate jwrap-info(1) page, which one subcommand
 /// with one option does not need).
 fn man_page() -> io::Result<Vec<u8>> {
-    let command = Cli::command();
+    let command = cli::command();
     let man = clap_mangen::Man::new(command.clone());
     let mut page = Vec::new();
     man.render_title(&mut page)?;
@@ -136,7 +135,7 @@ fn man_page() -> io::Result<Vec<u8>> {
 }
 
 fn completion(shell: Shell) -> Vec<u8> {
-    let mut command = Cli::command();
+    let mut command = cli::command();
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "jwrap", &mut script);
     script

@@ -19,6 +19,15 @@ Examples:
 Exit status: the command's; 128+N when it was killed by signal N; 125 when jwrap itself
 failed (bad option or value); 126 when COMMAND could not be executed; 127 when it was not found.\n";
 
+/// The command line as given: `info` or not, the options, and COMMAND.
+#[derive(Debug)]
+pub struct Cli {
+    pub subcommand: Option<Sub>,
+    pub options: Options,
+    pub command: Vec<OsString>,
+}
+
+/// The top level of the command line, without its subcommand (`command` adds it).
 #[derive(Debug, Parser)]
 #[command(
     name = "jwrap",
@@ -29,16 +38,19 @@ failed (bad option or value); 126 when COMMAND could not be executed; 127 when i
     disable_help_subcommand = true,
     max_term_width = 100
 )]
-pub struct Cli {
-    #[command(subcommand)]
-    pub subcommand: Option<Sub>,
-
+struct TopLevel {
     #[command(flatten)]
-    pub options: Options,
+    options: Options,
 
     /// The command to run, and its arguments.
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
-    pub command: Vec<OsString>,
+    command: Vec<OsString>,
+}
+
+/// jwrap's whole command line, as clap defines it: what `--help`, the man page and the shell
+/// completions show.
+pub fn command() -> clap::Command {
+    Sub::augment_subcommands(TopLevel::command())
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,12 +256,42 @@ pub const CHECKED: [(&str, &str, &str); 11] = [
     ("pdeath_signal", "--pdeath-signal", "JWRAP_PDEATH_SIGNAL"),
 ];
 
+/// Whether `args` may hold the `info` subcommand or ask for help: the words before `--` include
+/// `info`, `--help`, or a cluster of short options with `h`.
+///
+/// Only then does parsing build the command with its subcommand. Without an `info` word the
+/// parse cannot differ, and building the subcommand is a third of clap's work at every start:
+/// clap copies each global option into it.
+fn may_need_subcommand(args: &[OsString]) -> bool {
+    args.iter().take_while(|arg| *arg != "--").any(|arg| {
+        let bytes = arg.as_encoded_bytes();
+        arg == "info"
+            || arg == "--help"
+            || (bytes.starts_with(b"-") && !bytes.starts_with(b"--") && bytes.contains(&b'h'))
+    })
+}
+
 /// Parse `args` (argv without the program name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::Error> {
     use clap::parser::ValueSource;
+    let args: Vec<OsString> = args.into_iter().collect();
+    let definition = if may_need_subcommand(&args) {
+        command()
+    } else {
+        TopLevel::command()
+    };
     let program = std::iter::once(OsString::from("jwrap"));
-    let matches = Cli::command().try_get_matches_from(program.chain(args))?;
-    let cli = Cli::from_arg_matches(&matches)?;
+    let matches = definition.try_get_matches_from(program.chain(args))?;
+    let top = TopLevel::from_arg_matches(&matches)?;
+    let subcommand = match matches.subcommand() {
+        Some(_) => Some(Sub::from_arg_matches(&matches)?),
+        None => None,
+    };
+    let cli = Cli {
+        subcommand,
+        options: top.options,
+        command: top.command,
+    };
     // A global option given after `info` is recorded in the subcommand's matches too.
     let levels = [Some(&matches), matches.subcommand().map(|(_, sub)| sub)];
     let origins = CHECKED
@@ -279,7 +321,56 @@ mod tests {
 
     #[test]
     fn the_clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+        TopLevel::command().debug_assert();
+    }
+
+    #[test]
+    fn only_an_info_word_or_a_help_request_needs_the_subcommand() {
+        let needs = |args: &[&str]| {
+            may_need_subcommand(&args.iter().map(OsString::from).collect::<Vec<_>>())
+        };
+        assert!(needs(&["info"]));
+        assert!(needs(&["--root", "/x", "info", "--json"]));
+        assert!(needs(&["--help"]));
+        assert!(needs(&["-vh"]));
+        assert!(
+            needs(&["java", "info"]),
+            "a needless full parse is still right"
+        );
+        assert!(!needs(&["--", "info"]));
+        assert!(!needs(&["-v", "--memory-limit", "1g", "--", "java", "-h"]));
+        assert!(!needs(&["java", "-jar", "app.jar"]));
+        assert!(!needs(&[]));
+    }
+
+    #[test]
+    fn without_an_info_word_both_definitions_parse_alike() {
+        // The same argv through the command with and without the subcommand.
+        let argvs: [&[&str]; 5] = [
+            &["--", "java", "-jar", "app.jar"],
+            &["-v", "--memory-limit", "1g", "java", "-Xss1m", "-v"],
+            &["--rewrite", "TERM:QUIT", "--success-exit", "143,130", "x"],
+            &["--bogus", "--", "x"],
+            &["--kill-after"],
+        ];
+        for argv in argvs {
+            let program = std::iter::once("jwrap");
+            let full = command().try_get_matches_from(program.clone().chain(argv.iter().copied()));
+            let top = TopLevel::command().try_get_matches_from(program.chain(argv.iter().copied()));
+            match (full, top) {
+                (Ok(full), Ok(top)) => {
+                    assert!(full.subcommand().is_none());
+                    let full = TopLevel::from_arg_matches(&full).unwrap();
+                    let top = TopLevel::from_arg_matches(&top).unwrap();
+                    assert_eq!(format!("{full:?}"), format!("{top:?}"), "{argv:?}");
+                }
+                (Err(full), Err(top)) => {
+                    assert_eq!(full.to_string(), top.to_string(), "{argv:?}");
+                }
+                (full, top) => panic!("{argv:?}: {full:?} but {top:?}"),
+            }
+        }
     }
 
     #[test]

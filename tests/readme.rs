@@ -20,8 +20,7 @@ use crate::examples::{
     JwrapCommand, entrypoint, fake_jdk, output_within_timeout, repo_dir, succeed,
 };
 use crate::util::jwrap;
-use clap::CommandFactory;
-use jwrap::cli::Cli;
+use jwrap::cli;
 use serde_json::Value;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -733,7 +732,7 @@ fn options_table_problems(readme: &str) -> Vec<String> {
             "{README} has no table with the header `| option | environment | ...`"
         )];
     }
-    let command = Cli::command();
+    let command = cli::command();
     let mut problems = Vec::new();
     let mut documented = Vec::new();
     for arg in command.get_arguments() {
@@ -788,7 +787,7 @@ fn every_option_is_in_the_readme_table_with_its_variable() {
     // `--help` is rendered from the same definition; make sure it shows each option too.
     let help = succeed(jwrap().arg("--help"));
     let help = String::from_utf8_lossy(&help.stdout);
-    for long in Cli::command()
+    for long in cli::command()
         .get_arguments()
         .filter_map(|arg| arg.get_long())
     {
@@ -804,7 +803,7 @@ fn every_option_is_in_the_readme_table_with_its_variable() {
 #[test]
 fn the_options_table_check_finds_missing_and_unknown_rows() {
     // A table made from the definition itself, then spoiled one way at a time.
-    let command = Cli::command();
+    let command = cli::command();
     let mut table = String::from("| option | environment | meaning |\n|---|---|---|\n");
     for arg in command.get_arguments() {
         let Some(long) = arg.get_long() else { continue };
@@ -914,7 +913,7 @@ fn the_man_page_names_every_option_and_variable() {
     let page = fs::read_to_string(repo_dir().join("doc/jwrap.1")).unwrap();
     // Roff writes a hyphen as `\-`.
     let page = page.replace("\\-", "-");
-    let command = Cli::command();
+    let command = cli::command();
     let arguments = command.get_arguments().chain(
         command
             .get_subcommands()
@@ -948,7 +947,7 @@ fn bash_completion_offers_every_option_and_info() {
             _jwrap jwrap "$word" jwrap
             printf '%s=%s\n' "$word" "${COMPREPLY[*]}"
         done"#;
-    let command = Cli::command();
+    let command = cli::command();
     let mut words: Vec<String> = command
         .get_arguments()
         .filter_map(|arg| arg.get_long())
