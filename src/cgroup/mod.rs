@@ -328,7 +328,7 @@ fn read_layout(reader: &mut Reader<'_>, mountinfo: Option<&str>) -> Layout {
     let cgroup = essential_text(reader, PROC_SELF_CGROUP);
     match (mountinfo, cgroup) {
         (Some(mountinfo), Some(cgroup)) => layout::layout(
-            &parse::cgroup_mounts(mountinfo),
+            &parse::cgroup_mounts_carrying(mountinfo, &layout::Controller::NAMES),
             &parse::memberships(&cgroup),
         ),
         _ => layout::layout(&[], &[]),

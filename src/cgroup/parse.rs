@@ -36,6 +36,40 @@ pub fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
         .collect()
 }
 
+/// The cgroup2 mounts and the v1 hierarchies that carry one of `controllers`: what
+/// `cgroup_mounts` gives, less the other v1 hierarchies, whose lines are not even parsed (a v1
+/// host mounts a dozen; the full parse of a line is most of what reading mountinfo costs).
+pub fn cgroup_mounts_carrying(mountinfo: &str, controllers: &[&str]) -> Vec<CgroupMount> {
+    mountinfo
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| may_carry(line, controllers))
+        .filter_map(|(index, line)| cgroup_mount(line, index))
+        .filter(|mount| {
+            mount.unified
+                || mount
+                    .controllers
+                    .iter()
+                    .any(|controller| controllers.contains(&controller.as_str()))
+        })
+        .collect()
+}
+
+/// False only for a v1 cgroup line whose super options name none of `controllers`.
+fn may_carry(line: &str, controllers: &[&str]) -> bool {
+    let Some((_, after_separator)) = line.split_once(" - ") else {
+        return true;
+    };
+    let mut fields = after_separator.splitn(3, ' ');
+    if fields.next() != Some("cgroup") {
+        return true;
+    }
+    let super_options = fields.nth(1).unwrap_or("");
+    super_options
+        .split(',')
+        .any(|option| controllers.contains(&option))
+}
+
 fn cgroup_mount(line: &str, index: usize) -> Option<CgroupMount> {
     // The fields after the lone "-" are type, source and super options; super options may hold
     // spaces (Docker Desktop's 9p), so only the type is checked before handing the line over.
@@ -267,6 +301,11 @@ pub fn cpu_list_count(text: &str) -> Option<u32> {
 /// The value of `key` in a flat keyed file (`memory.stat`, `memory.events`, `memory.oom_control`).
 pub fn keyed_u64(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| {
+        // Most lines are other keys (memory.stat has dozens): skip them before splitting.
+        let rest = line.strip_prefix(key)?;
+        if !rest.starts_with(char::is_whitespace) {
+            return None;
+        }
         let mut fields = line.split_whitespace();
         (fields.next()? == key).then_some(())?;
         let value = single_u64(fields.next()?)?;
