@@ -48,9 +48,17 @@ struct TopLevel {
 }
 
 /// jwrap's whole command line, as clap defines it: what `--help`, the man page and the shell
-/// completions show.
+/// completions show. Every option is global there, so it may come before or after `info`;
+/// without the subcommand nothing needs to be (and clap would copy every value once more).
 pub fn command() -> clap::Command {
-    Sub::augment_subcommands(TopLevel::command())
+    let options_everywhere = TopLevel::command().mut_args(|arg| {
+        if arg.is_positional() {
+            arg
+        } else {
+            arg.global(true)
+        }
+    });
+    Sub::augment_subcommands(options_everywhere)
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,7 +97,7 @@ pub enum JavaFlagsMode {
 #[derive(Debug, Args)]
 pub struct Options {
     /// Read /proc and /sys below DIR instead of / (tests, inspecting a copied machine).
-    #[arg(long, value_name = "DIR", env = "JWRAP_ROOT", global = true)]
+    #[arg(long, value_name = "DIR", env = "JWRAP_ROOT")]
     pub root: Option<OsString>,
 
     /// Use SIZE (536870912, 512m, 512Mi, 1g, 1.5Gi) instead of the detected memory limit.
@@ -97,8 +105,7 @@ pub struct Options {
         long,
         value_name = "SIZE",
         env = "JWRAP_MEMORY_LIMIT",
-        allow_negative_numbers = true,
-        global = true
+        allow_negative_numbers = true
     )]
     pub memory_limit: Option<String>,
 
@@ -107,8 +114,7 @@ pub struct Options {
         long,
         value_name = "N",
         env = "JWRAP_CPUS",
-        allow_negative_numbers = true,
-        global = true
+        allow_negative_numbers = true
     )]
     pub cpus: Option<String>,
 
@@ -117,8 +123,7 @@ pub struct Options {
         long,
         value_name = "P",
         env = "JWRAP_HEAP_PERCENT",
-        allow_negative_numbers = true,
-        global = true
+        allow_negative_numbers = true
     )]
     pub heap_percent: Option<String>,
 
@@ -127,8 +132,7 @@ pub struct Options {
         long,
         value_name = "MODE",
         env = "JWRAP_JAVA_FLAGS",
-        default_value = "auto",
-        global = true
+        default_value = "auto"
     )]
     pub java_flags: String,
 
@@ -137,13 +141,12 @@ pub struct Options {
         long,
         value_name = "on|off",
         env = "JWRAP_RUNTIME_ENV",
-        default_value = "on",
-        global = true
+        default_value = "on"
     )]
     pub runtime_env: String,
 
     /// Forward signals to the child only, not to its process group.
-    #[arg(long, env = "JWRAP_SINGLE_CHILD", value_parser = BoolishValueParser::new(), global = true)]
+    #[arg(long, env = "JWRAP_SINGLE_CHILD", value_parser = BoolishValueParser::new())]
     pub single_child: bool,
 
     /// Deliver TO when FROM arrives (names or numbers; TO 0 drops FROM). Repeatable.
@@ -151,8 +154,7 @@ pub struct Options {
         long,
         value_name = "FROM:TO",
         env = "JWRAP_REWRITE",
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub rewrite: Vec<String>,
 
@@ -161,8 +163,7 @@ pub struct Options {
         long,
         value_name = "SECONDS",
         env = "JWRAP_KILL_AFTER",
-        allow_negative_numbers = true,
-        global = true
+        allow_negative_numbers = true
     )]
     pub kill_after: Option<String>,
 
@@ -173,8 +174,7 @@ pub struct Options {
         value_name = "SECONDS",
         env = "JWRAP_DRAIN_TIMEOUT",
         allow_negative_numbers = true,
-        default_value = "2",
-        global = true
+        default_value = "2"
     )]
     pub drain_timeout: String,
 
@@ -184,8 +184,7 @@ pub struct Options {
         value_name = "SECONDS",
         env = "JWRAP_TERM_DELAY",
         allow_negative_numbers = true,
-        default_value = "0",
-        global = true
+        default_value = "0"
     )]
     pub term_delay: String,
 
@@ -195,25 +194,24 @@ pub struct Options {
         value_name = "CODE",
         env = "JWRAP_SUCCESS_EXIT",
         allow_negative_numbers = true,
-        value_delimiter = ',',
-        global = true
+        value_delimiter = ','
     )]
     pub success_exit: Vec<String>,
 
     /// When jwrap's parent dies, act as if SIG had arrived.
-    #[arg(long, value_name = "SIG", env = "JWRAP_PDEATH_SIGNAL", global = true)]
+    #[arg(long, value_name = "SIG", env = "JWRAP_PDEATH_SIGNAL")]
     pub pdeath_signal: Option<String>,
 
     /// No init: compute the flags, then replace jwrap with COMMAND.
-    #[arg(long, env = "JWRAP_EXEC", value_parser = BoolishValueParser::new(), global = true)]
+    #[arg(long, env = "JWRAP_EXEC", value_parser = BoolishValueParser::new())]
     pub exec: bool,
 
     /// Log every decision to stderr.
-    #[arg(short, long, env = "JWRAP_VERBOSE", value_parser = BoolishValueParser::new(), global = true)]
+    #[arg(short, long, env = "JWRAP_VERBOSE", value_parser = BoolishValueParser::new())]
     pub verbose: bool,
 
     /// No warnings.
-    #[arg(short, long, env = "JWRAP_QUIET", value_parser = BoolishValueParser::new(), global = true,
+    #[arg(short, long, env = "JWRAP_QUIET", value_parser = BoolishValueParser::new(),
           conflicts_with = "verbose")]
     pub quiet: bool,
 }
