@@ -113,13 +113,10 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
         log::error(&failure.message);
         return Ok(failure.code);
     }
-    let code = match init::start(&plan.argv, &plan.env, &config.supervision, inherited) {
-        Ok(started) => {
-            // The counters a kill during the run raises. Read once the child has exec'd, so
-            // they do not delay its start; only a cgroup already full could OOM-kill it in the
-            // few microseconds before this read.
-            let events_before = cgroup::events::read(&config.root, &detection);
-            let exit = started.supervise();
+    // Read before the child exists, so that a kill during the run shows as a rise.
+    let events_before = cgroup::events::read_baseline(&config.root, &detection);
+    let code = match init::run(&plan.argv, &plan.env, &config.supervision, inherited) {
+        Ok(exit) => {
             explain_oom_kill(
                 config,
                 &detection,

@@ -216,28 +216,16 @@ fn spawn(
     }
 }
 
-/// The command, started under the init; `supervise` runs the loop.
-pub struct Started<'a> {
-    supervisor: Supervisor<'a>,
-}
-
-impl Started<'_> {
-    /// Forward, reap and drain until the command and what it left behind are gone (or have
-    /// been killed after `--drain-timeout`); how the command ended.
-    pub fn supervise(mut self) -> ChildExit {
-        self.supervisor.run()
-    }
-}
-
-/// Start the command under the init: jwrap becomes a subreaper (unless PID 1), opens its
-/// signalfd and spawns the child. Signals that arrive from now on stay queued for `supervise`.
-pub fn start<'a>(
+/// Run the command under the init and return how it ended, once it and what it left behind
+/// are gone (or have been killed after `--drain-timeout`).
+pub fn run(
     argv: &[OsString],
     env: &[(OsString, OsString)],
-    supervision: &'a Supervision,
+    supervision: &Supervision,
     inherited: &Inherited,
-) -> Result<Started<'a>, SpawnError> {
-    let is_pid1 = getpid().as_raw() == 1;
+) -> Result<ChildExit, SpawnError> {
+    let own_pid = getpid().as_raw();
+    let is_pid1 = own_pid == 1;
     // Orphans of the child's processes must come to jwrap to be reaped (PID 1 gets them anyway).
     if !is_pid1 {
         if let Err(err) = nix::sys::prctl::set_child_subreaper(true) {
@@ -270,14 +258,14 @@ pub fn start<'a>(
             .unwrap_or_default(),
         if is_pid1 { " (jwrap is PID 1)" } else { "" }
     ));
-    let mut supervisor = Supervisor::new(child, supervision, is_pid1, signals);
+    let mut supervisor = Supervisor::new(child, supervision, own_pid, signals);
     if parent_died {
         if let Some(signal) = supervision.pdeath_signal {
             log::info("the parent was gone before jwrap started watching it");
             supervisor.on_signal(signal, 0);
         }
     }
-    Ok(Started { supervisor })
+    Ok(supervisor.run())
 }
 
 /// Unmap the pages of jwrap's own code and constants that start-up touched.
@@ -377,14 +365,14 @@ impl<'a> Supervisor<'a> {
     fn new(
         child: Pid,
         options: &'a Supervision,
-        is_pid1: bool,
+        own_pid: i32,
         signals: SignalFd,
     ) -> Supervisor<'a> {
         Supervisor {
             child,
             options,
-            is_pid1,
-            own_pid: getpid().as_raw(),
+            is_pid1: own_pid == 1,
+            own_pid,
             signals,
             exit: None,
             kill_at: None,

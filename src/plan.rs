@@ -6,7 +6,7 @@
 //! One function per concern adds its part to the plan; each leaves what it does not own alone.
 
 use crate::cli::JavaFlagsMode;
-use crate::config::Config;
+use crate::config::{Action, Config};
 use crate::java::decide::{self, Policy};
 use crate::java::userflags::Knob;
 use crate::java::{self, JavaInputs};
@@ -25,7 +25,7 @@ pub struct Plan {
     pub jvm_flags: Vec<String>,
     /// One line per decision, for `info` and `-v`; problems start with `warning: `.
     pub reasons: Vec<String>,
-    /// The Java facts for `info` (`null` when no JDK is involved).
+    /// The Java facts for `info` (`null` when no JDK is involved, and when running).
     pub java: Value,
     /// What decided the JVM's maximum heap (`None` when no JDK is involved): what the
     /// explanation of an out-of-memory kill tells the user.
@@ -171,7 +171,10 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
         plan.warn(warning);
     }
     let delivery = Delivery::for_mode(config.java_flags, java.command_is_java);
-    plan.java = java::summary(java, &decision, delivery.name());
+    // The Java facts are for `info` to show; a run would build them for nothing.
+    if matches!(config.action, Action::Info { .. }) {
+        plan.java = java::summary(java, &decision, delivery.name());
+    }
     let flags = decision.flags;
     plan.heap = Some(JavaHeap {
         command_is_java: java.command_is_java,
@@ -319,8 +322,23 @@ mod tests {
         expected.extend(["-Xss1m", "-jar", "app.jar", "-x"].map(String::from));
         assert_eq!(words(&plan.argv), expected);
         assert_eq!(tool_options(&plan), None);
-        assert_eq!(plan.java["delivery"], "arguments");
-        assert_eq!(plan.java["version"], "17");
+        // The facts are built for `info` only.
+        assert_eq!(plan.java, Value::Null);
+    }
+
+    #[test]
+    fn info_gets_the_java_facts_and_the_same_command() {
+        let args = ["--", "java", "-Xss1m", "-jar", "app.jar"];
+        let run = plan(&config(&args, &[]), &limits(), Some(&inputs("17", true)));
+        let info_args: Vec<&str> = std::iter::once("info").chain(args).collect();
+        let info = plan(
+            &config(&info_args, &[]),
+            &limits(),
+            Some(&inputs("17", true)),
+        );
+        assert_eq!(info.argv, run.argv);
+        assert_eq!(info.java["delivery"], "arguments");
+        assert_eq!(info.java["version"], "17");
     }
 
     #[test]
@@ -378,7 +396,15 @@ mod tests {
     #[test]
     fn off_adds_nothing_but_still_explains() {
         let config = config(
-            &["--java-flags", "off", "--", "java", "-jar", "app.jar"],
+            &[
+                "info",
+                "--java-flags",
+                "off",
+                "--",
+                "java",
+                "-jar",
+                "app.jar",
+            ],
             &[],
         );
         let plan = plan(&config, &limits(), Some(&inputs("17", true)));

@@ -63,6 +63,23 @@ pub fn oom_kills(text: &str) -> Option<u64> {
 /// The counters of the memory cgroup detection read (its mount point when the process's own
 /// directory is not there). `None` without a memory controller.
 pub fn read(root: &Root, detection: &Detection) -> Option<MemoryEvents> {
+    read_counters(root, detection, Moment::After)
+}
+
+/// What `read` gives that the explanation compares with: the kill counter, or where the kernel
+/// keeps none, the limit hits. Read before COMMAND exists, so that any kill during the run
+/// shows as a rise; the peak is left for afterwards, where it is shown.
+pub fn read_baseline(root: &Root, detection: &Detection) -> Option<MemoryEvents> {
+    read_counters(root, detection, Moment::Before)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    Before,
+    After,
+}
+
+fn read_counters(root: &Root, detection: &Detection, moment: Moment) -> Option<MemoryEvents> {
     let reader = Reader::new(root);
     let placement = detection.layout.memory.as_ref()?;
     let dir = &placement.dir;
@@ -71,18 +88,23 @@ pub fn read(root: &Root, detection: &Detection) -> Option<MemoryEvents> {
         let value = parse_text(&reader.read(&path).ok()?)?;
         Some(Count { value, path })
     };
-    Some(if placement.unified {
-        MemoryEvents {
-            oom_kills: count(MEMORY_EVENTS, oom_kills),
-            limit_hits: None,
-            peak: count(MEMORY_PEAK, parse::single_u64),
-        }
+    let (kills_file, peak_file) = if placement.unified {
+        (MEMORY_EVENTS, MEMORY_PEAK)
     } else {
-        MemoryEvents {
-            oom_kills: count(MEMORY_OOM_CONTROL, oom_kills),
-            limit_hits: count(MEMORY_FAILCNT, parse::single_u64),
-            peak: count(MEMORY_MAX_USAGE, parse::single_u64),
-        }
+        (MEMORY_OOM_CONTROL, MEMORY_MAX_USAGE)
+    };
+    let oom_kills = count(kills_file, oom_kills);
+    // v1 without a kill counter (before Linux 4.13) leaves only the limit hits.
+    let limit_hits = (!placement.unified && (moment == Moment::After || oom_kills.is_none()))
+        .then(|| count(MEMORY_FAILCNT, parse::single_u64))
+        .flatten();
+    let peak = (moment == Moment::After)
+        .then(|| count(peak_file, parse::single_u64))
+        .flatten();
+    Some(MemoryEvents {
+        oom_kills,
+        limit_hits,
+        peak,
     })
 }
 
@@ -142,6 +164,9 @@ mod tests {
         );
         assert_eq!(events.peak.map(|p| p.value), Some(268_435_456));
         assert_eq!(events.limit_hits, None);
+        let baseline = read_baseline(&root, &detection).unwrap();
+        assert_eq!(baseline.oom_kills, events.oom_kills);
+        assert_eq!((baseline.limit_hits, baseline.peak), (None, None));
     }
 
     #[test]
@@ -179,6 +204,21 @@ mod tests {
             })
         );
         assert_eq!(events.peak.map(|p| p.value), Some(268_435_456));
+
+        // The baseline is the kill counter alone while there is one, the limit hits without.
+        let detection = cgroup::detect(&root, cgroup::Detail::Limits);
+        let baseline = read_baseline(&root, &detection).unwrap();
+        assert_eq!(baseline.oom_kills.map(|c| c.value), Some(2));
+        assert_eq!((baseline.limit_hits, baseline.peak), (None, None));
+        write(
+            dir,
+            &format!("{cg}/memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\n",
+        );
+        let baseline = read_baseline(&root, &detection).unwrap();
+        assert_eq!(baseline.oom_kills, None);
+        assert_eq!(baseline.limit_hits.map(|c| c.value), Some(17));
+        assert_eq!(baseline.peak, None);
     }
 
     #[test]
