@@ -57,7 +57,7 @@ pub fn cgroup_mounts_carrying(mountinfo: &str, controllers: &[&str]) -> Vec<Cgro
 
 /// False only for a v1 cgroup line whose super options name none of `controllers`.
 fn may_carry(line: &str, controllers: &[&str]) -> bool {
-    let Some((_, after_separator)) = line.split_once(" - ") else {
+    let Some(after_separator) = after_separator(line) else {
         return true;
     };
     let mut fields = after_separator.splitn(3, ' ');
@@ -73,7 +73,7 @@ fn may_carry(line: &str, controllers: &[&str]) -> bool {
 fn cgroup_mount(line: &str, index: usize) -> Option<CgroupMount> {
     // The fields after the lone "-" are type, source and super options; super options may hold
     // spaces (Docker Desktop's 9p), so only the type is checked before handing the line over.
-    let (_, after_separator) = line.split_once(" - ")?;
+    let after_separator = after_separator(line)?;
     let fs_type = after_separator.split(' ').next()?;
     if fs_type != "cgroup" && fs_type != "cgroup2" {
         return None;
@@ -100,6 +100,22 @@ fn cgroup_mount(line: &str, index: usize) -> Option<CgroupMount> {
         },
         line: index,
     })
+}
+
+/// What follows the lone `-` of a mountinfo line: `type source super-options`. The same as
+/// `split_once(" - ")`, found with a byte search for `-` (mountinfo is read at every start,
+/// and a substring search per line is a good part of what parsing it costs).
+fn after_separator(line: &str) -> Option<&str> {
+    let bytes = line.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = line[from..].find('-') {
+        let dash = from + offset;
+        if dash > 0 && bytes[dash - 1] == b' ' && bytes.get(dash + 1) == Some(&b' ') {
+            return Some(&line[dash + 2..]);
+        }
+        from = dash + 1;
+    }
+    None
 }
 
 /// Super options of a v1 mount that name controllers, as opposed to mount flags.
@@ -149,9 +165,8 @@ pub fn unescape_octal(text: &str) -> String {
 pub fn is_fuse_mount(mountinfo: &str, path: &str) -> bool {
     mountinfo.lines().any(|line| {
         // Cheap checks first: most lines are not FUSE, and the full parse allocates.
-        let is_fuse = line
-            .split_once(" - ")
-            .and_then(|(_, after)| after.split(' ').next())
+        let is_fuse = after_separator(line)
+            .and_then(|after| after.split(' ').next())
             .is_some_and(|fs_type| fs_type == "fuse" || fs_type.starts_with("fuse."));
         is_fuse
             && MountInfo::from_line(line)
@@ -489,5 +504,37 @@ not a line
         );
         assert_eq!(meminfo_total("MemFree: 1 kB\n"), None);
         assert_eq!(meminfo_total("MemTotal: lots kB\n"), None);
+    }
+
+    #[test]
+    fn the_separator_is_the_first_lone_dash() {
+        let line = "36 35 98:0 /a-b /sys/fs/cgroup/x-y rw shared:5 - cgroup cgroup rw,memory";
+        assert_eq!(after_separator(line), Some("cgroup cgroup rw,memory"));
+        for text in [
+            "",
+            "-",
+            " - ",
+            "a -b",
+            "a- b",
+            "x - y - z",
+            "a --  - b",
+            "- - x",
+        ] {
+            assert_eq!(
+                after_separator(text),
+                text.split_once(" - ").map(|(_, after)| after),
+                "{text:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_separator_search_is_split_once(text in "[ ab-]{0,24}") {
+            proptest::prop_assert_eq!(
+                after_separator(&text),
+                text.split_once(" - ").map(|(_, after)| after)
+            );
+        }
     }
 }
