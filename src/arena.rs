@@ -53,11 +53,13 @@ struct FreeBlock {
     next: *mut FreeBlock,
 }
 
+/// The bookkeeping, all zero when new: with one non-zero field the whole `static`, region
+/// included, would move from `.bss` into the binary's file.
 struct Lists {
-    /// The end of what the small area (the region's first quarter) has handed out.
-    small_end: usize,
-    /// The end of what the large area (the rest) has handed out; it starts at `BYTES / 4`.
-    large_end: usize,
+    /// Bytes the small area (the region's first quarter) has handed out.
+    small_used: usize,
+    /// Bytes the large area (the rest, from `BYTES / 4`) has handed out.
+    large_used: usize,
     /// Per class, the most recently freed block.
     free: [*mut FreeBlock; CLASSES],
 }
@@ -94,8 +96,8 @@ impl<const BYTES: usize> Arena<BYTES> {
         Arena {
             region: UnsafeCell::new(Region([0; BYTES])),
             lists: UnsafeCell::new(Lists {
-                small_end: 0,
-                large_end: BYTES / 4,
+                small_used: 0,
+                large_used: 0,
                 free: [ptr::null_mut(); CLASSES],
             }),
             owner: AtomicUsize::new(0),
@@ -111,7 +113,7 @@ impl<const BYTES: usize> Arena<BYTES> {
     /// Bytes of the region handed out at least once, small and large areas together (0 to any
     /// thread but the owner).
     pub fn used(&self) -> usize {
-        self.with_lists(|lists| lists.small_end + lists.large_end - BYTES / 4)
+        self.with_lists(|lists| lists.small_used + lists.large_used)
             .unwrap_or(0)
     }
 
@@ -145,15 +147,14 @@ impl<const BYTES: usize> Arena<BYTES> {
                 return Some(head.cast::<u8>());
             }
             let size = block_size(class);
-            let (end, limit) = if class < FIRST_LARGE_CLASS {
-                (&mut lists.small_end, BYTES / 4)
+            let (used, area_start, area_end) = if class < FIRST_LARGE_CLASS {
+                (&mut lists.small_used, 0, BYTES / 4)
             } else {
-                (&mut lists.large_end, BYTES)
+                (&mut lists.large_used, BYTES / 4, BYTES)
             };
-            let start = end.next_multiple_of(size.min(MAX_ALIGN));
-            *end = start
-                .checked_add(size)
-                .filter(|new_end| *new_end <= limit)?;
+            let start = (area_start + *used).next_multiple_of(size.min(MAX_ALIGN));
+            let end = start.checked_add(size).filter(|end| *end <= area_end)?;
+            *used = end - area_start;
             Some((base + start) as *mut u8)
         })?
     }
@@ -165,10 +166,10 @@ impl<const BYTES: usize> Arena<BYTES> {
         class >= FIRST_LARGE_CLASS
             && self
                 .with_lists(|lists| {
-                    let at_end = start + block_size(class) == lists.large_end;
+                    let at_end = start + block_size(class) == BYTES / 4 + lists.large_used;
                     let new_end = start + block_size(new_class);
                     if at_end && new_end <= BYTES {
-                        lists.large_end = new_end;
+                        lists.large_used = new_end - BYTES / 4;
                     }
                     at_end && new_end <= BYTES
                 })
