@@ -100,8 +100,8 @@ impl Root {
             io::ErrorKind::NotFound => ReadError::Missing,
             _ => ReadError::Unreadable(short_io_error(&err)),
         };
-        let file = open_for_reading(&self.real_path(path)).map_err(unreadable)?;
-        String::from_utf8(read_whole(&file).map_err(unreadable)?).map_err(|_| ReadError::NotText)
+        let bytes = read_bytes(&self.real_path(path)).map_err(unreadable)?;
+        String::from_utf8(bytes).map_err(|_| ReadError::NotText)
     }
 
     pub fn exists(&self, path: &Path) -> bool {
@@ -111,6 +111,11 @@ impl Root {
     pub fn is_dir(&self, path: &Path) -> bool {
         self.real_path(path).is_dir()
     }
+}
+
+/// The whole of a file outside any root (a JDK's `release`), in the fewest system calls.
+pub fn read_bytes(path: &Path) -> io::Result<Vec<u8>> {
+    read_whole(&open_for_reading(path)?)
 }
 
 /// openat(2) itself, close-on-exec. `File::open` costs a second system call on musl (an

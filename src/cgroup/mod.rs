@@ -329,7 +329,7 @@ fn read_layout(reader: &mut Reader<'_>, mountinfo: Option<&str>) -> Layout {
     match (mountinfo, cgroup) {
         (Some(mountinfo), Some(cgroup)) => layout::layout(
             &parse::cgroup_mounts_carrying(mountinfo, &layout::Controller::NAMES),
-            &parse::memberships(&cgroup),
+            &parse::memberships_carrying(&cgroup, &layout::Controller::NAMES),
         ),
         _ => layout::layout(&[], &[]),
     }

@@ -186,6 +186,34 @@ pub struct Membership {
 }
 
 /// The lines of `/proc/self/cgroup` that parse; a malformed line is skipped, not fatal.
+/// The v2 line and the v1 lines of hierarchies that carry one of `controllers`: what
+/// `memberships` gives, less the other v1 hierarchies, whose lines are not parsed at all.
+pub fn memberships_carrying(proc_self_cgroup: &str, controllers: &[&str]) -> Vec<Membership> {
+    let wanted = |line: &&str| {
+        let mut fields = line.splitn(3, ':');
+        match (fields.next(), fields.next()) {
+            (Some(hierarchy), Some(list)) => {
+                hierarchy.trim() == "0" || list.split(',').any(|c| controllers.contains(&c))
+            }
+            _ => true,
+        }
+    };
+    let relevant: String = proc_self_cgroup
+        .lines()
+        .filter(wanted)
+        .flat_map(|line| [line, "\n"])
+        .collect();
+    memberships(&relevant)
+        .into_iter()
+        .filter(|m| {
+            m.hierarchy == 0
+                || m.controllers
+                    .iter()
+                    .any(|controller| controllers.contains(&controller.as_str()))
+        })
+        .collect()
+}
+
 pub fn memberships(proc_self_cgroup: &str) -> Vec<Membership> {
     proc_self_cgroup
         .lines()
