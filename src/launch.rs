@@ -60,9 +60,12 @@ impl Launch {
             .iter()
             .map(|arg| c_string(arg.as_bytes()))
             .collect::<Result<Vec<_>, _>>()?;
+        // A name set twice keeps its last value, as `Command::env` would.
         let set = env
             .iter()
-            .map(|(name, value)| c_string(&[name.as_bytes(), b"=", value.as_bytes()].concat()))
+            .enumerate()
+            .filter(|(index, (name, _))| !env[index + 1..].iter().any(|(later, _)| later == name))
+            .map(|(_, (name, value))| c_string(&[name.as_bytes(), b"=", value.as_bytes()].concat()))
             .collect::<Result<Vec<_>, _>>()?;
         let mut envp: Vec<*const c_char> = inherited_environment()
             .filter(|entry| {
@@ -303,6 +306,17 @@ mod tests {
         assert!(envp.contains(&"JWRAP_LAUNCH_TEST=a=b".to_string()));
         assert!(!inherited_path || envp.len() > 2);
         assert_eq!(strings(&launch.argv), ["tool", "arg"]);
+        let twice = vec![
+            (OsString::from("JWRAP_LAUNCH_TEST"), OsString::from("first")),
+            (OsString::from("JWRAP_LAUNCH_TEST"), OsString::from("last")),
+        ];
+        let launch = Launch::new(&os(&["tool"]), &twice, "/bin").unwrap();
+        let envp = strings(&launch.envp);
+        let set: Vec<_> = envp
+            .iter()
+            .filter(|e| e.starts_with("JWRAP_LAUNCH_TEST="))
+            .collect();
+        assert_eq!(set, ["JWRAP_LAUNCH_TEST=last"]);
     }
 
     #[test]
