@@ -189,19 +189,20 @@ pub struct Membership {
 /// The v2 line and the v1 lines of hierarchies that carry one of `controllers`: what
 /// `memberships` gives, less the other v1 hierarchies, whose lines are not parsed at all.
 pub fn memberships_carrying(proc_self_cgroup: &str, controllers: &[&str]) -> Vec<Membership> {
+    // Left out: a line of a v1 hierarchy (a number other than 0) that lists none of them.
     let wanted = |line: &&str| {
         let mut fields = line.splitn(3, ':');
-        match (fields.next(), fields.next()) {
-            (Some(hierarchy), Some(list)) => {
-                hierarchy.trim() == "0" || list.split(',').any(|c| controllers.contains(&c))
+        match (fields.next().map(str::parse::<u64>), fields.next()) {
+            (Some(Ok(hierarchy)), Some(list)) if hierarchy != 0 => {
+                list.split(',').any(|c| controllers.contains(&c))
             }
             _ => true,
         }
     };
+    // Whole lines, endings included, so that a kept line parses exactly as it would in place.
     let relevant: String = proc_self_cgroup
-        .lines()
+        .split_inclusive('\n')
         .filter(wanted)
-        .flat_map(|line| [line, "\n"])
         .collect();
     memberships(&relevant)
         .into_iter()
@@ -562,6 +563,25 @@ not a line
             proptest::prop_assert_eq!(
                 after_separator(&text),
                 text.split_once(" - ").map(|(_, after)| after)
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_lines_of_other_v1_hierarchies_are_left_out() {
+        let names = ["memory", "cpu", "cpuset"];
+        let text = "12:pids:/a\n4:memory:/b\n3:cpu,cpuacct:/c\n1:name=systemd:/d\n0::/e\n";
+        let kept: Vec<String> = memberships_carrying(text, &names)
+            .into_iter()
+            .map(|m| m.path)
+            .collect();
+        assert_eq!(kept, ["/b", "/c", "/e"]);
+        // Lines are kept whole, so a kept line parses exactly as it would in place.
+        for odd in ["0::/\r", "00::/x\n", "4:memory:/b\r\n", "x:memory:/y"] {
+            assert_eq!(
+                memberships_carrying(odd, &names),
+                memberships(odd),
+                "{odd:?}"
             );
         }
     }
