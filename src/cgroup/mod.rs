@@ -338,7 +338,9 @@ fn read_layout(reader: &mut Reader<'_>, mountinfo: Option<&str>) -> Layout {
 /// The placement itself, or its mount point when the process's directory is not there (the
 /// process was moved, or the path names a cgroup this mount namespace cannot see).
 fn existing(reader: &mut Reader<'_>, placement: &Placement) -> Placement {
-    if reader.root.is_dir(Path::new(&placement.dir)) {
+    // The mount point is where a missing directory falls back to anyway (and, in a container,
+    // usually the directory itself): no need to look.
+    if placement.dir == placement.mount_point || reader.root.is_dir(Path::new(&placement.dir)) {
         return placement.clone();
     }
     reader.warn(format!(

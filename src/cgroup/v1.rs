@@ -76,26 +76,32 @@ pub(super) fn cpu(reader: &mut Reader<'_>, placement: &Placement) -> Limit<f64> 
     for (index, dir) in placement.levels().iter().enumerate() {
         let quota_path = format!("{dir}/{CFS_QUOTA}");
         let period_path = format!("{dir}/{CFS_PERIOD}");
-        let level = match (reader.read(&quota_path), reader.read(&period_path)) {
-            (Ok(quota), Ok(period)) => match parse::cfs_quota(&quota, &period) {
-                Some(Some(q)) => Level::Limit(
-                    q.cpus(),
-                    Source::file(
-                        quota_path.as_str(),
-                        &format!("{} / {}", q.quota_us, q.period_us),
-                    ),
-                ),
-                Some(None) => Level::NoLimit(Source::file(quota_path.as_str(), &quota)),
-                None if parse::single_i64(&quota).is_none() => {
-                    Level::Bad(garbage(&quota_path, &quota))
-                }
-                None => Level::Bad(garbage(&period_path, &period)),
-            },
-            (Err(ReadError::Missing), _) | (_, Err(ReadError::Missing)) if index > 0 => {
-                Level::Absent
+        // A quota of -1 is no limit whatever the period says, so the period is read only for
+        // a quota that counts (one file less at each level of an unlimited host or container).
+        let level = match reader.read(&quota_path) {
+            Ok(quota) if parse::single_i64(&quota) == Some(-1) => {
+                Level::NoLimit(Source::file(quota_path.as_str(), &quota))
             }
-            (Err(err), _) => Level::Bad(format!("{quota_path}: {err}")),
-            (_, Err(err)) => Level::Bad(format!("{period_path}: {err}")),
+            Ok(quota) => match reader.read(&period_path) {
+                Ok(period) => match parse::cfs_quota(&quota, &period) {
+                    Some(Some(q)) => Level::Limit(
+                        q.cpus(),
+                        Source::file(
+                            quota_path.as_str(),
+                            &format!("{} / {}", q.quota_us, q.period_us),
+                        ),
+                    ),
+                    Some(None) => Level::NoLimit(Source::file(quota_path.as_str(), &quota)),
+                    None if parse::single_i64(&quota).is_none() => {
+                        Level::Bad(garbage(&quota_path, &quota))
+                    }
+                    None => Level::Bad(garbage(&period_path, &period)),
+                },
+                Err(ReadError::Missing) if index > 0 => Level::Absent,
+                Err(err) => Level::Bad(format!("{period_path}: {err}")),
+            },
+            Err(ReadError::Missing) if index > 0 => Level::Absent,
+            Err(err) => Level::Bad(format!("{quota_path}: {err}")),
         };
         levels.push(level);
     }
@@ -143,5 +149,67 @@ pub(super) fn cpu_list(reader: &mut Reader<'_>, path: &str, text: &str) -> Limit
             reader.warn(reason.clone());
             Limit::Unknown { reason }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cgroup::{Detail, detect};
+    use crate::limits::Limit;
+    use crate::root::Root;
+    use std::fs;
+    use std::path::Path;
+
+    fn write(dir: &Path, path: &str, text: &str) {
+        let file = dir.join(path);
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(file, text).unwrap();
+    }
+
+    /// A v1 host whose cpu hierarchy holds only `cpu.cfs_quota_us` with `quota`.
+    fn cpu_with_quota_only(quota: &str) -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(
+            root,
+            "proc/self/mountinfo",
+            "30 23 0:26 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n",
+        );
+        write(root, "proc/self/cgroup", "3:cpu:/\n");
+        write(root, "proc/meminfo", "MemTotal: 16000000 kB\n");
+        write(root, "sys/fs/cgroup/cpu/cpu.cfs_quota_us", quota);
+        let root = Root::new(dir.path());
+        (dir, root)
+    }
+
+    #[test]
+    fn a_quota_of_minus_one_needs_no_period() {
+        let (_dir, root) = cpu_with_quota_only("-1\n");
+        let detection = detect(&root, Detail::Limits);
+        assert!(matches!(
+            detection.cpu,
+            Limit::Unlimited { source: Some(_) }
+        ));
+        assert!(
+            !detection
+                .warnings
+                .iter()
+                .any(|w| w.contains("cfs_period_us")),
+            "{:?}",
+            detection.warnings
+        );
+    }
+
+    #[test]
+    fn a_real_quota_without_its_period_is_unknown() {
+        let (_dir, root) = cpu_with_quota_only("50000\n");
+        let detection = detect(&root, Detail::Limits);
+        assert!(matches!(detection.cpu, Limit::Unknown { .. }));
+        assert!(
+            detection
+                .warnings
+                .iter()
+                .any(|w| w.contains("cpu.cfs_period_us"))
+        );
     }
 }
