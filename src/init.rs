@@ -683,7 +683,7 @@ impl<'a> Supervisor<'a> {
         self.drain_until = Some(Instant::now() + timeout);
         self.kill_at = None;
         self.held_term = None;
-        if timeout.is_zero() {
+        if timeout.is_zero() || self.no_children {
             return;
         }
         self.reap();

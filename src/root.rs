@@ -121,7 +121,7 @@ pub fn read_bytes(path: &Path) -> io::Result<Vec<u8>> {
 /// openat(2) itself, close-on-exec. `File::open` costs a second system call on musl (an
 /// `fcntl` that re-sets close-on-exec, for kernels older than 2.6.23) for each of the twenty-odd
 /// files detection reads.
-fn open_for_reading(path: &Path) -> io::Result<File> {
+pub(crate) fn open_for_reading(path: &Path) -> io::Result<File> {
     let path = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: a NUL-terminated path and plain flags; the descriptor returned is ours alone.

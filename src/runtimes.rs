@@ -182,7 +182,7 @@ fn locate(program: &OsStr, env: &Environment) -> Option<PathBuf> {
 
 /// The start of a file, as text, as far as the kernel reads it for `#!`.
 fn read_head(path: &Path) -> Option<String> {
-    let mut file = std::fs::File::open(path).ok()?;
+    let mut file = crate::root::open_for_reading(path).ok()?;
     // Read into a buffer of the final size: `read_to_end` would probe with reads of 32 bytes.
     let mut head = vec![0; SHEBANG_BYTES];
     let mut filled = 0;

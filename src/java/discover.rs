@@ -153,7 +153,16 @@ fn locate(command: &[OsString], env: &Environment) -> Option<(PathBuf, FoundBy, 
 /// directory).
 pub(crate) fn search(path: &OsStr, name: impl AsRef<Path>) -> Option<PathBuf> {
     let name = name.as_ref();
+    let mut tried: Vec<PathBuf> = Vec::new();
     std::env::split_paths(path)
+        // A directory listed twice is looked in once.
+        .filter(|dir| {
+            let first = !tried.contains(dir);
+            if first {
+                tried.push(dir.clone());
+            }
+            first
+        })
         .map(|dir| {
             if dir.as_os_str().is_empty() {
                 PathBuf::from(".").join(name)
