@@ -52,9 +52,17 @@ pub fn main(args: Vec<OsString>, inherited: Inherited) -> i32 {
 fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     // Decided before anything is spawned: the kernel's init has a PID 2 sibling (kthreadd).
     let kernel_init = config.action == Action::Run && !config.exec && init::is_kernel_init();
+    // Found before detection: only a JDK that counts CPU shares as CPUs needs them read.
+    let jdk = (!config.command.is_empty())
+        .then(|| java::find_jdk(config))
+        .flatten();
     let detail = match config.action {
         Action::Info { .. } => cgroup::Detail::Everything,
-        Action::Run => cgroup::Detail::Limits,
+        Action::Run => cgroup::Detail::Limits {
+            cpu_shares: jdk
+                .as_ref()
+                .is_some_and(|jdk| jdk.facts.counts_cpu_shares()),
+        },
     };
     let detection = cgroup::detect(&config.root, detail);
     let limits = limits::resolve(
@@ -63,7 +71,7 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
         config.cpus_override.as_ref(),
     );
     let plan = (!config.command.is_empty()).then(|| {
-        let java = java::inspect(config, &detection);
+        let java = jdk.map(|jdk| java::inspect(config, jdk, &detection));
         let runtime = runtimes::inspect(config, detection.host.cpus.value());
         plan::plan(config, &limits, java.as_ref(), &runtime)
     });

@@ -602,3 +602,30 @@ fn real_jdks_accept_and_apply_every_flag() {
         }
     }
 }
+
+#[test]
+fn a_run_reads_cpu_shares_exactly_when_the_jdk_counts_them() {
+    // No quota, 2048 shares on a 4-CPU host: a JDK that counts shares sees 2 CPUs.
+    let dir = TempDir::new().unwrap();
+    let root = fake_root(dir.path(), false, 4);
+    let cg = root.join("sys/fs/cgroup/cpu,cpuacct");
+    write(&cg.join("cpu.cfs_quota_us"), "-1\n");
+    write(&cg.join("cpu.shares"), "2048\n");
+    for version in ["11.0.10", "17.0.15"] {
+        let java = fake_jdk(&dir.path().join(version), Some(version), "exit 1");
+        let shown = flags(&info_json(
+            jwrap_in(true, &root, &[], &[]).arg("--").arg(&java),
+        ));
+        let output = run(jwrap_in(false, &root, &[], &[]).arg("--").arg(&java));
+        let (added, _) = printed(&output);
+        assert_eq!(added, shown, "JDK {version}: the run and info disagree");
+        let counts_shares = version == "11.0.10";
+        assert_eq!(
+            shown
+                .iter()
+                .any(|flag| flag.starts_with("-XX:ActiveProcessorCount=")),
+            counts_shares,
+            "JDK {version}: {shown:?}"
+        );
+    }
+}

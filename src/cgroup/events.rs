@@ -153,7 +153,7 @@ mod tests {
         );
         write(dir, "sys/fs/cgroup/app/memory.peak", "268435456\n");
         let root = Root::new(dir);
-        let detection = cgroup::detect(&root, cgroup::Detail::Limits);
+        let detection = cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false });
         let events = read(&root, &detection).unwrap();
         assert_eq!(
             events.oom_kills,
@@ -194,7 +194,11 @@ mod tests {
             "268435456\n",
         );
         let root = Root::new(dir);
-        let events = read(&root, &cgroup::detect(&root, cgroup::Detail::Limits)).unwrap();
+        let events = read(
+            &root,
+            &cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false }),
+        )
+        .unwrap();
         assert_eq!(events.oom_kills.map(|c| c.value), Some(2));
         assert_eq!(
             events.limit_hits,
@@ -206,7 +210,7 @@ mod tests {
         assert_eq!(events.peak.map(|p| p.value), Some(268_435_456));
 
         // The baseline is the kill counter alone while there is one, the limit hits without.
-        let detection = cgroup::detect(&root, cgroup::Detail::Limits);
+        let detection = cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false });
         let baseline = read_baseline(&root, &detection).unwrap();
         assert_eq!(baseline.oom_kills.map(|c| c.value), Some(2));
         assert_eq!((baseline.limit_hits, baseline.peak), (None, None));
@@ -234,7 +238,11 @@ mod tests {
         write(dir, "proc/meminfo", "MemTotal: 16000000 kB\n");
         write(dir, "sys/fs/cgroup/memory.events", "oom_kill 5\n");
         let root = Root::new(dir);
-        let events = read(&root, &cgroup::detect(&root, cgroup::Detail::Limits)).unwrap();
+        let events = read(
+            &root,
+            &cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false }),
+        )
+        .unwrap();
         assert_eq!(
             events.oom_kills.map(|c| c.path),
             Some("/sys/fs/cgroup/memory.events".to_string())
@@ -249,7 +257,10 @@ mod tests {
         write(root.path(), "proc/self/cgroup", "");
         let root = Root::new(root.path());
         assert_eq!(
-            read(&root, &cgroup::detect(&root, cgroup::Detail::Limits)),
+            read(
+                &root,
+                &cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false })
+            ),
             None
         );
     }

@@ -218,8 +218,9 @@ pub(crate) fn tightest<T: PartialOrd + Copy>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
     /// The limits, and what the decisions use: for running a command, where start-up time
-    /// counts.
-    Limits,
+    /// counts. `cpu_shares`: also v1 `cpu.shares` or v2 `cpu.weight`, which only a JDK that
+    /// counts shares as CPUs uses.
+    Limits { cpu_shares: bool },
     /// Also what only `info` shows: memory.high or the soft limit, swap, usage and peak.
     Everything,
 }
@@ -263,7 +264,7 @@ pub fn detect(root: &Root, detail: Detail) -> Detection {
     };
     let (memory_high, memory_soft_limit, swap, memory_usage, memory_peak) = match &memory_placement
     {
-        _ if detail == Detail::Limits => (None, None, None, None, None),
+        _ if matches!(detail, Detail::Limits { .. }) => (None, None, None, None, None),
         Some(p) if p.unified => {
             let extras = v2::memory_extras(&mut reader, p, host_memory);
             (extras.high, None, extras.swap, extras.usage, extras.peak)
@@ -274,9 +275,20 @@ pub fn detect(root: &Root, detail: Detail) -> Detection {
         }
         None => (None, None, None, None, None),
     };
+    let weight_wanted = !matches!(detail, Detail::Limits { cpu_shares: false });
     let (cpu, cpu_weight) = match &cpu_placement {
-        Some(p) if p.unified => (v2::cpu(&mut reader, p), v2::cpu_weight(&mut reader, p)),
-        Some(p) => (v1::cpu(&mut reader, p), v1::cpu_shares(&mut reader, p)),
+        Some(p) if p.unified => (
+            v2::cpu(&mut reader, p),
+            weight_wanted
+                .then(|| v2::cpu_weight(&mut reader, p))
+                .flatten(),
+        ),
+        Some(p) => (
+            v1::cpu(&mut reader, p),
+            weight_wanted
+                .then(|| v1::cpu_shares(&mut reader, p))
+                .flatten(),
+        ),
         None => (
             Limit::Unknown {
                 reason: missing(&mut reader, "cpu"),

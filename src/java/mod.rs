@@ -37,8 +37,13 @@ pub struct JavaInputs {
 
 /// Find the JDK for the configured COMMAND and the user's settings for it. `None` when there is
 /// no COMMAND, or no JDK to be found for it.
-pub fn inspect(config: &Config, detection: &Detection) -> Option<JavaInputs> {
-    let jdk = discover::find(&config.command, &config.env)?;
+/// The JDK that COMMAND runs or may start, if there is one.
+pub fn find_jdk(config: &Config) -> Option<Jdk> {
+    discover::find(&config.command, &config.env)
+}
+
+/// Everything the JVM decision needs about `jdk`, the user's settings and the cgroups.
+pub fn inspect(config: &Config, jdk: Jdk, detection: &Detection) -> JavaInputs {
     let command_is_java = discover::program_is_java(&config.command);
     // A command line is only known to be the JVM's when COMMAND is java, or when the user
     // asked for flags on it (`--java-flags args` on a script that passes "$@" to java).
@@ -56,12 +61,12 @@ pub fn inspect(config: &Config, detection: &Detection) -> Option<JavaInputs> {
         argfiles: launcher_options,
     };
     let user = userflags::scan(&sources, &|path| std::fs::read_to_string(path));
-    Some(JavaInputs {
+    JavaInputs {
         jdk,
         command_is_java,
         user,
         cgroup: CgroupFacts::from_detection(detection),
-    })
+    }
 }
 
 /// One line naming the JDK, its version and where the version came from.
