@@ -155,14 +155,18 @@ fn spawn_error(program: &OsStr, error: ExecError) -> SpawnError {
     }
 }
 
+/// COMMAND's program, as given.
+fn program(argv: &[OsString]) -> &OsStr {
+    argv.first().map(OsString::as_os_str).unwrap_or_default()
+}
+
 /// argv and the environment as `execve` wants them, or why they cannot be passed.
 fn launch(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<Launch, SpawnError> {
-    let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
     Launch::new(argv, env, DEFAULT_PATH).map_err(|_| SpawnError {
         code: 126,
         message: format!(
             "cannot run {}: an argument or variable contains a NUL byte",
-            program.to_string_lossy()
+            program(argv).to_string_lossy()
         ),
     })
 }
@@ -179,10 +183,7 @@ pub fn exec(argv: &[OsString], env: &[(OsString, OsString)], inherited: &Inherit
             let error = launch.exec(setup);
             // Back to blocking everything: jwrap is about to report the failure and exit.
             let _ = set_signal_mask(EVERY_SIGNAL, None);
-            spawn_error(
-                argv.first().map(OsString::as_os_str).unwrap_or_default(),
-                error,
-            )
+            spawn_error(program(argv), error)
         }
         Err(failure) => failure,
     }
@@ -209,10 +210,9 @@ fn spawn(
         take_terminal: owns_terminal(),
         mask: inherited.mask,
     };
-    let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
     match launch(argv, env)?.spawn(setup) {
         Ok(pid) => Ok(Pid::from_raw(pid)),
-        Err(error) => Err(spawn_error(program, error)),
+        Err(error) => Err(spawn_error(program(argv), error)),
     }
 }
 
