@@ -112,14 +112,8 @@ fn read_counters(root: &Root, detection: &Detection, moment: Moment) -> Option<M
 mod tests {
     use super::*;
     use crate::cgroup;
-    use std::fs;
-    use std::path::Path;
 
-    fn write(dir: &Path, path: &str, text: &str) {
-        let file = dir.join(path);
-        fs::create_dir_all(file.parent().unwrap()).unwrap();
-        fs::write(file, text).unwrap();
-    }
+    use crate::cgroup::write_test_file as write;
 
     #[test]
     fn the_kill_counter_of_either_version() {

@@ -409,3 +409,11 @@ fn read_host(reader: &mut Reader<'_>, mountinfo: Option<&str>) -> Host {
     }
     Host { memory, cpus }
 }
+
+/// For the unit tests that build a small fake root file by file.
+#[cfg(test)]
+pub(crate) fn write_test_file(dir: &std::path::Path, path: &str, text: &str) {
+    let file = dir.join(path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, text).unwrap();
+}

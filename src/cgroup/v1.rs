@@ -157,14 +157,8 @@ mod tests {
     use crate::cgroup::{Detail, detect};
     use crate::limits::Limit;
     use crate::root::Root;
-    use std::fs;
-    use std::path::Path;
 
-    fn write(dir: &Path, path: &str, text: &str) {
-        let file = dir.join(path);
-        fs::create_dir_all(file.parent().unwrap()).unwrap();
-        fs::write(file, text).unwrap();
-    }
+    use crate::cgroup::write_test_file as write;
 
     /// A v1 host whose cpu hierarchy holds only `cpu.cfs_quota_us` with `quota`.
     fn cpu_with_quota_only(quota: &str) -> (tempfile::TempDir, Root) {
