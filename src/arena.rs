@@ -110,13 +110,6 @@ impl<const BYTES: usize> Arena<BYTES> {
         self.owner.store(this_thread(), Ordering::Relaxed);
     }
 
-    /// Bytes of the region handed out at least once, small and large areas together (0 to any
-    /// thread but the owner).
-    pub fn used(&self) -> usize {
-        self.with_lists(|lists| lists.small_used + lists.large_used)
-            .unwrap_or(0)
-    }
-
     fn base(&self) -> usize {
         self.region.get() as usize
     }
@@ -260,6 +253,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Bytes of the region handed out at least once, both areas together (0 to any thread but
+    /// the owner).
+    fn used<const BYTES: usize>(arena: &Arena<BYTES>) -> usize {
+        arena
+            .with_lists(|lists| lists.small_used + lists.large_used)
+            .unwrap_or(0)
+    }
+
     fn layout(size: usize, align: usize) -> Layout {
         Layout::from_size_align(size, align).unwrap()
     }
@@ -292,7 +293,7 @@ mod tests {
             let other_class = arena.alloc(layout(100 * 2, 8));
             assert_ne!(other_class, first);
             // 128 bytes, then 256 aligned to 256.
-            assert_eq!(arena.used(), 256 + 256);
+            assert_eq!(used(&arena), 256 + 256);
         }
     }
 
@@ -347,7 +348,7 @@ mod tests {
             arena.dealloc(small_beyond, layout(16, 8));
             arena.dealloc(page, layout(4096, 8));
             assert_eq!(arena.alloc(layout(4000, 8)), page);
-            assert_eq!(arena.used(), 16384);
+            assert_eq!(used(&arena), 16384);
         }
     }
 
@@ -426,7 +427,7 @@ mod tests {
                         );
                         SHARED.dealloc(block, layout(size, 8));
                     }
-                    SHARED.used()
+                    used(&SHARED)
                 })
             })
             .collect();
@@ -451,7 +452,7 @@ mod tests {
             assert!(!block.is_null() && !arena.owns(block));
             arena.dealloc(block, layout(64, 8));
         }
-        assert_eq!(arena.used(), 0);
+        assert_eq!(used(&arena), 0);
     }
 
     /// One step of a random workload: allocate `size` bytes aligned to `1 << align_shift`, or
