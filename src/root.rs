@@ -5,19 +5,27 @@
 //! are always absolute paths *as the process would see them* (`/sys/fs/cgroup/memory.max`);
 //! the root turns them into real paths below its prefix and nothing else in the crate does.
 
-use std::ffi::CString;
 use std::fmt;
-use std::fs::File;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
+
+/// The largest file jwrap reads: 4 MiB. The largest the kernel writes at the paths jwrap reads
+/// is `/proc/self/mountinfo`, about 150 bytes a mount: the cap leaves room for some 28 000
+/// mounts, and an `@argfile` with a very long class path. Anything larger is refused rather than
+/// read (reading 200 MB costs seconds and a gigabyte of memory while every signal is blocked).
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
 
 /// Why a file could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
     Missing,
     Unreadable(String),
+    /// A FIFO, a device, a socket or a directory: reading it could block or never end.
+    NotRegular(&'static str),
+    /// Larger than `MAX_FILE_BYTES`.
+    TooLarge,
     NotText,
 }
 
@@ -26,13 +34,14 @@ impl fmt::Display for ReadError {
         match self {
             ReadError::Missing => write!(f, "missing"),
             ReadError::Unreadable(why) => write!(f, "unreadable ({why})"),
+            ReadError::NotRegular(kind) => write!(f, "not a regular file ({kind})"),
+            ReadError::TooLarge => write!(f, "larger than {} MiB", MAX_FILE_BYTES >> 20),
             ReadError::NotText => write!(f, "not text"),
         }
     }
 }
 
-/// The first read buffer: a page, which holds nearly every /proc and cgroup file whole.
-const READ_CAPACITY: usize = 4096;
+impl std::error::Error for ReadError {}
 
 /// A filesystem prefix: `/` for the real machine, or a fake root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,16 +75,6 @@ impl Root {
     /// root, so the path is re-assembled from its normal components; `..` cannot climb above
     /// the prefix either.
     pub fn real_path(&self, path: &Path) -> PathBuf {
-        // On the machine itself an absolute path that cannot climb is already real. Checked on
-        // the bytes: taking paths apart component by component is most of what a read costs
-        // jwrap besides the system calls.
-        let bytes = path.as_os_str().as_bytes();
-        if self.prefix.as_os_str() == "/"
-            && bytes.starts_with(b"/")
-            && !bytes.windows(2).any(|pair| pair == b"..")
-        {
-            return path.to_path_buf();
-        }
         let mut real = self.prefix.clone();
         let mut depth = 0usize;
         for component in path.components() {
@@ -96,12 +95,7 @@ impl Root {
 
     /// The whole file as text.
     pub fn read(&self, path: &Path) -> Result<String, ReadError> {
-        let unreadable = |err: io::Error| match err.kind() {
-            io::ErrorKind::NotFound => ReadError::Missing,
-            _ => ReadError::Unreadable(short_io_error(&err)),
-        };
-        let bytes = read_bytes(&self.real_path(path)).map_err(unreadable)?;
-        String::from_utf8(bytes).map_err(|_| ReadError::NotText)
+        read_text(&self.real_path(path))
     }
 
     pub fn exists(&self, path: &Path) -> bool {
@@ -113,57 +107,55 @@ impl Root {
     }
 }
 
-/// The whole of a file outside any root (a JDK's `release`), in the fewest system calls.
-pub fn read_bytes(path: &Path) -> io::Result<Vec<u8>> {
-    read_whole(&open_for_reading(path)?)
+/// The whole of a file outside any root (a JDK's `release`, an `@argfile`), as text.
+pub fn read_text(path: &Path) -> Result<String, ReadError> {
+    String::from_utf8(read_bytes(path)?).map_err(|_| ReadError::NotText)
 }
 
-/// openat(2) itself, close-on-exec. `File::open` costs a second system call on musl (an
-/// `fcntl` that re-sets close-on-exec, for kernels older than 2.6.23) for each of the twenty-odd
-/// files detection reads.
-pub(crate) fn open_for_reading(path: &Path) -> io::Result<File> {
-    let path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: a NUL-terminated path and plain flags; the descriptor returned is ours alone.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat,
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
+/// The whole of a regular file of at most `MAX_FILE_BYTES`.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| ReadError::Unreadable(short_io_error(&err)))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(bytes)
+}
+
+/// `path` opened for reading, if it is a regular file. Opened without blocking, so a FIFO
+/// (whose open waits for a writer) is found out by `fstat` instead of hanging jwrap.
+pub fn open_regular(path: &Path) -> Result<File, ReadError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|err| match err.kind() {
+            io::ErrorKind::NotFound => ReadError::Missing,
+            _ => ReadError::Unreadable(short_io_error(&err)),
+        })?;
+    let kind = file
+        .metadata()
+        .map_err(|err| ReadError::Unreadable(short_io_error(&err)))?
+        .file_type();
+    let irregular = if kind.is_file() {
+        return Ok(file);
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
     };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just opened and is owned by nothing else.
-    Ok(unsafe { File::from_raw_fd(fd as i32) })
-}
-
-/// Everything left in `file`. /proc and /sys files report a size of 0, so there is nothing to
-/// ask the size for (`read_to_end` on a `File` spends an `fstat` and an `lseek` doing so): read
-/// into a page, doubled while full, until the end.
-fn read_whole(file: &File) -> io::Result<Vec<u8>> {
-    let mut bytes: Vec<u8> = Vec::with_capacity(READ_CAPACITY);
-    loop {
-        if bytes.len() == bytes.capacity() {
-            bytes.reserve(bytes.capacity());
-        }
-        let spare = bytes.spare_capacity_mut();
-        // SAFETY: the kernel writes at most `spare.len()` bytes into the spare capacity.
-        let count = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
-        match count {
-            0 => return Ok(bytes),
-            // SAFETY: the kernel initialised `count` more bytes, within the capacity.
-            count if count > 0 => unsafe { bytes.set_len(bytes.len() + count as usize) },
-            _ => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
-        }
-    }
+    Err(ReadError::NotRegular(irregular))
 }
 
 /// `Permission denied`, not `Permission denied (os error 13)`.
@@ -220,7 +212,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path());
         std::fs::create_dir(dir.path().join("proc")).unwrap();
-        // Three pages and a bit: the buffer grows twice.
         let long: String = (0..1500).map(|line| format!("{line:07}\n")).collect();
         std::fs::write(dir.path().join("proc/long"), &long).unwrap();
         std::fs::write(dir.path().join("proc/empty"), "").unwrap();
@@ -234,7 +225,7 @@ mod tests {
         assert_eq!(root.read(Path::new("/proc/none")), Err(ReadError::Missing));
         assert_eq!(
             root.read(Path::new("/proc")),
-            Err(ReadError::Unreadable("Is a directory".to_string()))
+            Err(ReadError::NotRegular("a directory"))
         );
     }
 

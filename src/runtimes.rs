@@ -182,7 +182,7 @@ fn locate(program: &OsStr, env: &Environment) -> Option<PathBuf> {
 
 /// The start of a file, as text, as far as the kernel reads it for `#!`.
 fn read_head(path: &Path) -> Option<String> {
-    let mut file = crate::root::open_for_reading(path).ok()?;
+    let mut file = crate::root::open_regular(path).ok()?;
     // Read into a buffer of the final size: `read_to_end` would probe with reads of 32 bytes.
     let mut head = vec![0; SHEBANG_BYTES];
     let mut filled = 0;
@@ -217,7 +217,7 @@ fn base_name(path: &str) -> &str {
 
 /// The user's GC heap limit in a runtimeconfig.json file, if it sets one.
 fn heap_setting(runtime_config: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(runtime_config).ok()?;
+    let text = crate::root::read_text(runtime_config).ok()?;
     runtimeconfig_heap_property(&text)
         .map(|property| format!("{property} in {}", runtime_config.display()))
 }

@@ -310,7 +310,7 @@ fn every_expected_json_pins_the_keys_tools_rely_on() {
 }
 
 /// A copy of a fixture that a test may change.
-fn copy_of_fixture(name: &str) -> tempfile::TempDir {
+pub(crate) fn copy_of_fixture(name: &str) -> tempfile::TempDir {
     let copy = tempfile::tempdir().expect("temporary directory");
     copy_tree(&fixture(name), copy.path());
     copy

@@ -6,6 +6,7 @@ mod util;
 mod cli;
 mod detect;
 mod examples;
+mod files;
 mod init;
 mod java;
 mod jvm_real;

@@ -220,9 +220,7 @@ pub fn home_of(resolved_java: &Path) -> PathBuf {
 /// The release file: at the home, or in its `jre` (a JDK 8 whose root has none).
 fn read_release(home: &Path) -> (Option<ReleaseFile>, VersionSource) {
     for path in [home.join("release"), home.join("jre").join("release")] {
-        let text = crate::root::read_bytes(&path)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok());
+        let text = crate::root::read_text(&path).ok();
         if let Some(text) = text {
             let release = version::parse_release(&text);
             if release.java_version.is_some() {

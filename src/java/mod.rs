@@ -60,7 +60,9 @@ pub fn inspect(config: &Config, jdk: Jdk, detection: &Detection) -> JavaInputs {
         java_options: config.env.get_str("_JAVA_OPTIONS"),
         argfiles: launcher_options,
     };
-    let user = userflags::scan(&sources, &|path| std::fs::read_to_string(path));
+    let user = userflags::scan(&sources, &|path| {
+        crate::root::read_text(path).map_err(std::io::Error::other)
+    });
     JavaInputs {
         jdk,
         command_is_java,

@@ -1,0 +1,141 @@
+//! What jwrap does with files that are not what it expects at the paths it reads: a FIFO, a
+//! character device, a file far larger than any the kernel writes there. Each read accepts
+//! regular files only, up to `jwrap::root::MAX_FILE_BYTES`; anything else ends in one warning
+//! naming the file, and jwrap still answers, promptly (doc/contract.md, "Files jwrap reads").
+
+use crate::detect::copy_of_fixture;
+use crate::util::jwrap;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longer than any of these runs takes on a loaded machine, far shorter than a hang.
+const BOUND: Duration = Duration::from_secs(20);
+
+/// `command`'s output, or a failure if it has not finished within `BOUND` (it is killed then).
+fn output_within_bound(mut command: Command) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run jwrap");
+    let start = Instant::now();
+    while child.try_wait().expect("wait for jwrap").is_none() {
+        if start.elapsed() > BOUND {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("jwrap still ran after {BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("jwrap's output")
+}
+
+fn info_json(root: &Path) -> Value {
+    let mut command = jwrap();
+    command.args(["info", "--json", "--root"]).arg(root);
+    let output = output_within_bound(command);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("jwrap info --json prints JSON")
+}
+
+/// The one warning that names `path`.
+fn warning_naming(actual: &Value, path: &str) -> String {
+    let naming: Vec<&str> = actual["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|warning| warning.contains(path))
+        .collect();
+    assert_eq!(naming.len(), 1, "one warning should name {path}: {actual}");
+    naming[0].to_string()
+}
+
+fn make_fifo(path: &Path) {
+    std::fs::remove_file(path).expect("remove the file");
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+}
+
+#[test]
+fn a_fifo_in_place_of_a_limit_file_is_unknown_and_does_not_block() {
+    let copy = copy_of_fixture("docker-v2-cgroupns-private");
+    make_fifo(&copy.path().join("sys/fs/cgroup/memory.max"));
+    let actual = info_json(copy.path());
+    assert_eq!(actual["memory"]["state"], "unknown", "{actual}");
+    let warning = warning_naming(&actual, "/sys/fs/cgroup/memory.max");
+    assert!(warning.contains("not a regular file (a FIFO)"), "{warning}");
+    // The CPU limit beside it is still read.
+    assert_eq!(actual["cpu"]["state"], "set", "{actual}");
+}
+
+#[test]
+fn a_fifo_in_place_of_proc_self_cgroup_does_not_block() {
+    let copy = copy_of_fixture("docker-v2-cgroupns-private");
+    make_fifo(&copy.path().join("proc/self/cgroup"));
+    let actual = info_json(copy.path());
+    assert_eq!(actual["memory"]["state"], "unknown", "{actual}");
+    let warning = warning_naming(&actual, "/proc/self/cgroup");
+    assert!(warning.contains("not a regular file (a FIFO)"), "{warning}");
+}
+
+#[test]
+fn a_character_device_in_place_of_meminfo_is_not_read() {
+    let copy = copy_of_fixture("docker-v2-cgroupns-private");
+    let meminfo = copy.path().join("proc/meminfo");
+    std::fs::remove_file(&meminfo).expect("remove meminfo");
+    // /dev/zero would be read until memory runs out.
+    std::os::unix::fs::symlink("/dev/zero", &meminfo).expect("symlink to /dev/zero");
+    let actual = info_json(copy.path());
+    assert_eq!(actual["host"]["memory_bytes"], Value::Null, "{actual}");
+    let warning = warning_naming(&actual, "/proc/meminfo");
+    assert!(
+        warning.contains("not a regular file (a character device)"),
+        "{warning}"
+    );
+    // The container's limit does not depend on it.
+    assert_eq!(actual["memory"]["state"], "set", "{actual}");
+}
+
+#[test]
+fn an_oversized_proc_self_cgroup_is_refused_at_the_cap() {
+    let copy = copy_of_fixture("docker-v2-cgroupns-private");
+    let cgroup = copy.path().join("proc/self/cgroup");
+    // 200 MB, sparse: no disk space, yet every byte readable (as zeros).
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&cgroup)
+        .expect("open /proc/self/cgroup");
+    file.set_len(200_000_000).expect("grow the file");
+    let actual = info_json(copy.path());
+    assert_eq!(actual["memory"]["state"], "unknown", "{actual}");
+    let warning = warning_naming(&actual, "/proc/self/cgroup");
+    let cap = jwrap::root::MAX_FILE_BYTES >> 20;
+    assert!(
+        warning.contains(&format!("larger than {cap} MiB")),
+        "{warning}"
+    );
+}
+
+#[test]
+fn a_fifo_at_a_limit_file_still_runs_the_command() {
+    let copy = copy_of_fixture("docker-v2-cgroupns-private");
+    make_fifo(&copy.path().join("sys/fs/cgroup/memory.max"));
+    let mut command = jwrap();
+    command
+        .env("JWRAP_ROOT", copy.path())
+        .args(["--", "sh", "-c", "exit 7"]);
+    let output = output_within_bound(command);
+    assert_eq!(output.status.code(), Some(7));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("jwrap: warning: /sys/fs/cgroup/memory.max: not a regular file"),
+        "{stderr}"
+    );
+}
