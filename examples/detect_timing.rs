@@ -4,7 +4,7 @@
 //!
 //!     cargo run --release --example detect_timing -- [CALLS]     (default 10000)
 
-use jwrap::cgroup::{Detail, detect};
+use jwrap::cgroup::detect;
 use jwrap::root::Root;
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -25,12 +25,12 @@ fn main() -> ExitCode {
     };
     let root = Root::host();
     for _ in 0..WARMUP_CALLS {
-        black_box(detect(black_box(&root), Detail::Everything));
+        black_box(detect(black_box(&root)));
     }
     let mut micros: Vec<f64> = (0..calls)
         .map(|_| {
             let start = Instant::now();
-            black_box(detect(black_box(&root), Detail::Everything));
+            black_box(detect(black_box(&root)));
             start.elapsed().as_secs_f64() * 1e6
         })
         .collect();

@@ -52,26 +52,10 @@ pub fn main(args: Vec<OsString>, inherited: Inherited) -> i32 {
 fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     // Decided before anything is spawned: the kernel's init has a PID 2 sibling (kthreadd).
     let kernel_init = config.action == Action::Run && !config.exec && init::is_kernel_init();
-    // Found before detection: only a JDK that counts CPU shares as CPUs needs them read.
-    let jdk = (!config.command.is_empty())
-        .then(|| java::find_jdk(config))
-        .flatten();
-    let detail = match config.action {
-        Action::Info { .. } => cgroup::Detail::Everything,
-        Action::Run => cgroup::Detail::Limits {
-            cpu_shares: jdk
-                .as_ref()
-                .is_some_and(|jdk| jdk.facts.counts_cpu_shares()),
-        },
-    };
-    let detection = cgroup::detect(&config.root, detail);
-    let limits = limits::resolve(
-        &detection,
-        config.memory_override.as_ref(),
-        config.cpus_override.as_ref(),
-    );
+    let detection = cgroup::detect(&config.root);
+    let limits = resolve(config, &detection);
     let plan = (!config.command.is_empty()).then(|| {
-        let java = jdk.map(|jdk| java::inspect(config, jdk, &detection));
+        let java = java::find_jdk(config).map(|jdk| java::inspect(config, jdk, &detection));
         let runtime = runtimes::inspect(config, detection.host.cpus.value());
         plan::plan(config, &limits, java.as_ref(), &runtime)
     });
@@ -149,6 +133,29 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     Ok(code)
 }
 
+/// The detected limits with the user's overrides applied: an override replaces the detected
+/// value, and is its own source.
+fn resolve(config: &Config, detection: &Detection) -> Limits {
+    let memory = config
+        .memory_override
+        .clone()
+        .unwrap_or_else(|| detection.memory.clone());
+    let cpu = config
+        .cpus_override
+        .clone()
+        .unwrap_or_else(|| detection.cpu.clone());
+    let effective_cpus = limits::effective_cpus(
+        detection.host.cpus.value(),
+        detection.cpuset.value().map(|set| set.count),
+        cpu.value(),
+    );
+    Limits {
+        memory,
+        cpu,
+        effective_cpus,
+    }
+}
+
 /// When the kernel's OOM killer ended the child, say so (unless `-q`).
 fn explain_oom_kill(
     config: &Config,
@@ -185,7 +192,7 @@ fn explain_oom_kill(
 /// `--help` and `--version` go to stdout with exit code 0; every other parse error is a
 /// `jwrap: ` message on stderr with exit code 125.
 fn report_clap_error(err: &clap::Error) -> i32 {
-    use clap::error::ErrorKind;
+    use clap::error::{ContextValue, ErrorKind};
     match err.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
@@ -196,7 +203,19 @@ fn report_clap_error(err: &clap::Error) -> i32 {
             0
         }
         _ => {
-            let rendered = err.render().to_string();
+            let mut rendered = err.render().to_string();
+            // The words the parser echoes, with their control characters escaped: a newline in
+            // one must not start a line of its own.
+            for (_, value) in err.context() {
+                let words = match value {
+                    ContextValue::String(word) => std::slice::from_ref(word),
+                    ContextValue::Strings(words) => words.as_slice(),
+                    _ => &[],
+                };
+                for word in words.iter().filter(|w| w.chars().any(char::is_control)) {
+                    rendered = rendered.replace(word.as_str(), &log::escape(word));
+                }
+            }
             let text = rendered.strip_prefix("error: ").unwrap_or(&rendered);
             let lines: Vec<&str> = text
                 .lines()

@@ -47,9 +47,8 @@ struct TopLevel {
     command: Vec<OsString>,
 }
 
-/// jwrap's whole command line, as clap defines it: what `--help`, the man page and the shell
-/// completions show. Every option is global there, so it may come before or after `info`;
-/// without the subcommand nothing needs to be (and clap would copy every value once more).
+/// jwrap's whole command line, as clap defines it: what parsing, `--help`, the man page and the
+/// shell completions use. Every option is global, so it may come before or after `info`.
 pub fn command() -> clap::Command {
     let options_everywhere = TopLevel::command().mut_args(|arg| {
         if arg.is_positional() {
@@ -76,19 +75,6 @@ pub struct InfoArgs {
     /// With a command: also show the Java it would run, and its final arguments and environment.
     #[arg(value_name = "COMMAND", last = true)]
     pub command: Vec<OsString>,
-}
-
-/// How the JVM flags reach the JVM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JavaFlagsMode {
-    /// As arguments when COMMAND is `java`, else in JAVA_TOOL_OPTIONS.
-    Auto,
-    /// As arguments right after `java`.
-    Args,
-    /// Appended to JAVA_TOOL_OPTIONS.
-    Env,
-    /// No JVM flags at all.
-    Off,
 }
 
 /// The options, as given. Values stay text here: `config` checks them once it knows whether
@@ -218,68 +204,38 @@ pub struct Options {
 
 /// Whether a value came from the command line or from its variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+enum Origin {
     Option,
     Environment,
 }
 
+/// The command line as given, and how to name each option's value in a message.
 #[derive(Debug)]
 pub struct Parsed {
     pub cli: Cli,
-    /// Where each checked option's value came from, by option id (`memory_limit`, `cpus`...).
-    origins: Vec<(&'static str, Origin)>,
+    /// For each option given, by clap's id (`memory_limit`): what the user wrote it as, the
+    /// option (`--memory-limit`) or its variable (`JWRAP_MEMORY_LIMIT`), as clap defines them.
+    names: Vec<(String, String)>,
 }
 
 impl Parsed {
-    pub fn origin(&self, id: &str) -> Origin {
-        self.origins
+    /// The option or variable the value of option `id` came from, for messages.
+    pub fn name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names
             .iter()
-            .find(|(known, _)| *known == id)
-            .map_or(Origin::Option, |(_, origin)| *origin)
+            .find(|(known, _)| known == id)
+            .map_or(id, |(_, name)| name.as_str())
     }
-}
-
-/// The options whose values `config` checks: id, option, variable.
-pub const CHECKED: [(&str, &str, &str); 11] = [
-    ("memory_limit", "--memory-limit", "JWRAP_MEMORY_LIMIT"),
-    ("cpus", "--cpus", "JWRAP_CPUS"),
-    ("heap_percent", "--heap-percent", "JWRAP_HEAP_PERCENT"),
-    ("java_flags", "--java-flags", "JWRAP_JAVA_FLAGS"),
-    ("runtime_env", "--runtime-env", "JWRAP_RUNTIME_ENV"),
-    ("rewrite", "--rewrite", "JWRAP_REWRITE"),
-    ("kill_after", "--kill-after", "JWRAP_KILL_AFTER"),
-    ("drain_timeout", "--drain-timeout", "JWRAP_DRAIN_TIMEOUT"),
-    ("term_delay", "--term-delay", "JWRAP_TERM_DELAY"),
-    ("success_exit", "--success-exit", "JWRAP_SUCCESS_EXIT"),
-    ("pdeath_signal", "--pdeath-signal", "JWRAP_PDEATH_SIGNAL"),
-];
-
-/// Whether `args` may hold the `info` subcommand or ask for help: the words before `--` include
-/// `info`, `--help`, or a cluster of short options with `h`.
-///
-/// Only then does parsing build the command with its subcommand. Without an `info` word the
-/// parse cannot differ, and building the subcommand is a third of clap's work at every start:
-/// clap copies each global option into it.
-fn may_need_subcommand(args: &[OsString]) -> bool {
-    args.iter().take_while(|arg| *arg != "--").any(|arg| {
-        let bytes = arg.as_encoded_bytes();
-        arg == "info"
-            || arg == "--help"
-            || (bytes.starts_with(b"-") && !bytes.starts_with(b"--") && bytes.contains(&b'h'))
-    })
 }
 
 /// Parse `args` (argv without the program name).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::Error> {
     use clap::parser::ValueSource;
-    let args: Vec<OsString> = args.into_iter().collect();
-    let definition = if may_need_subcommand(&args) {
-        command()
-    } else {
-        TopLevel::command()
-    };
+    let definition = command();
     let program = std::iter::once(OsString::from("jwrap"));
-    let matches = definition.try_get_matches_from(program.chain(args))?;
+    let matches = definition
+        .clone()
+        .try_get_matches_from(program.chain(args))?;
     let top = TopLevel::from_arg_matches(&matches)?;
     let subcommand = match matches.subcommand() {
         Some(_) => Some(Sub::from_arg_matches(&matches)?),
@@ -292,21 +248,31 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::E
     };
     // A global option given after `info` is recorded in the subcommand's matches too.
     let levels = [Some(&matches), matches.subcommand().map(|(_, sub)| sub)];
-    let origins = CHECKED
-        .iter()
-        .map(|(id, _, _)| {
-            let sources = levels.iter().flatten().map(|m| m.value_source(id));
-            let from_command_line = sources.clone().any(|s| s == Some(ValueSource::CommandLine));
-            let from_env = sources.clone().any(|s| s == Some(ValueSource::EnvVariable));
+    let names = definition
+        .get_arguments()
+        .filter_map(|arg| {
+            let id = arg.get_id().as_str();
+            let long = arg.get_long()?;
+            let sources = levels
+                .iter()
+                .flatten()
+                .map(|m| m.value_source(id))
+                .collect::<Vec<_>>();
+            let from_command_line = sources.contains(&Some(ValueSource::CommandLine));
+            let from_env = sources.contains(&Some(ValueSource::EnvVariable));
             let origin = if from_env && !from_command_line {
                 Origin::Environment
             } else {
                 Origin::Option
             };
-            (*id, origin)
+            let name = match (origin, arg.get_env()) {
+                (Origin::Environment, Some(variable)) => variable.to_string_lossy().into_owned(),
+                _ => format!("--{long}"),
+            };
+            Some((id.to_string(), name))
         })
         .collect();
-    Ok(Parsed { cli, origins })
+    Ok(Parsed { cli, names })
 }
 
 #[cfg(test)]
@@ -320,55 +286,13 @@ mod tests {
     #[test]
     fn the_clap_definition_is_consistent() {
         command().debug_assert();
-        TopLevel::command().debug_assert();
     }
 
     #[test]
-    fn only_an_info_word_or_a_help_request_needs_the_subcommand() {
-        let needs = |args: &[&str]| {
-            may_need_subcommand(&args.iter().map(OsString::from).collect::<Vec<_>>())
-        };
-        assert!(needs(&["info"]));
-        assert!(needs(&["--root", "/x", "info", "--json"]));
-        assert!(needs(&["--help"]));
-        assert!(needs(&["-vh"]));
-        assert!(
-            needs(&["java", "info"]),
-            "a needless full parse is still right"
-        );
-        assert!(!needs(&["--", "info"]));
-        assert!(!needs(&["-v", "--memory-limit", "1g", "--", "java", "-h"]));
-        assert!(!needs(&["java", "-jar", "app.jar"]));
-        assert!(!needs(&[]));
-    }
-
-    #[test]
-    fn without_an_info_word_both_definitions_parse_alike() {
-        // The same argv through the command with and without the subcommand.
-        let argvs: [&[&str]; 5] = [
-            &["--", "java", "-jar", "app.jar"],
-            &["-v", "--memory-limit", "1g", "java", "-Xss1m", "-v"],
-            &["--rewrite", "TERM:QUIT", "--success-exit", "143,130", "x"],
-            &["--bogus", "--", "x"],
-            &["--kill-after"],
-        ];
-        for argv in argvs {
-            let program = std::iter::once("jwrap");
-            let full = command().try_get_matches_from(program.clone().chain(argv.iter().copied()));
-            let top = TopLevel::command().try_get_matches_from(program.chain(argv.iter().copied()));
-            match (full, top) {
-                (Ok(full), Ok(top)) => {
-                    assert!(full.subcommand().is_none());
-                    let full = TopLevel::from_arg_matches(&full).unwrap();
-                    let top = TopLevel::from_arg_matches(&top).unwrap();
-                    assert_eq!(format!("{full:?}"), format!("{top:?}"), "{argv:?}");
-                }
-                (Err(full), Err(top)) => {
-                    assert_eq!(full.to_string(), top.to_string(), "{argv:?}");
-                }
-                (full, top) => panic!("{argv:?}: {full:?} but {top:?}"),
-            }
-        }
+    fn values_are_named_as_the_user_wrote_them() {
+        let parsed = parse_strs(&["--cpus", "2", "--", "x"]).unwrap();
+        assert_eq!(parsed.name("cpus"), "--cpus");
+        assert_eq!(parsed.name("memory_limit"), "--memory-limit");
     }
 
     #[test]
@@ -424,7 +348,7 @@ mod tests {
         .unwrap();
         assert_eq!(parsed.cli.options.rewrite.len(), 3);
         assert_eq!(parsed.cli.options.success_exit, ["143", "130"]);
-        assert_eq!(parsed.origin("rewrite"), Origin::Option);
+        assert_eq!(parsed.name("rewrite"), "--rewrite");
     }
 
     #[test]

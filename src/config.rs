@@ -4,11 +4,11 @@
 //! environment (JAVA_HOME, PATH, JAVA_TOOL_OPTIONS...) is captured here once, as an
 //! `Environment` value that the pure parts of jwrap take as an argument.
 
-use crate::cli::{self, JavaFlagsMode, Origin, Parsed, Sub};
-use crate::limits::Source;
-use crate::log::Verbosity;
+use crate::cli::{Parsed, Sub};
+use crate::limits::{Limit, Source};
+use crate::log::{self, Verbosity};
 use crate::root::Root;
-use crate::signals::{Rewrite, parse_rewrite, parse_signal};
+use crate::signals::{Rewrite, parse_rewrite, parse_signal, signal_name};
 use crate::units::{BadValue, parse_cpus, parse_percent, parse_seconds, parse_size};
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
@@ -65,14 +65,20 @@ pub enum Action {
     Info { json: bool },
 }
 
-/// A value the user gave in place of a detected one.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Override<T> {
-    pub value: T,
-    pub source: Source,
+/// How the JVM flags reach the JVM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JavaFlagsMode {
+    /// As arguments when COMMAND is `java`, else in JAVA_TOOL_OPTIONS.
+    Auto,
+    /// As arguments right after `java`.
+    Args,
+    /// Appended to JAVA_TOOL_OPTIONS.
+    Env,
+    /// No JVM flags at all.
+    Off,
 }
 
-/// How the init behaves; see SPEC.md for each option.
+/// How the init behaves; doc/contract.md describes each option.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Supervision {
     pub single_child: bool,
@@ -88,8 +94,10 @@ pub struct Supervision {
 pub struct Config {
     pub action: Action,
     pub root: Root,
-    pub memory_override: Option<Override<u64>>,
-    pub cpus_override: Option<Override<f64>>,
+    /// `--memory-limit`: a `Limit::Set` whose source is the option or its variable.
+    pub memory_override: Option<Limit<u64>>,
+    /// `--cpus`, likewise.
+    pub cpus_override: Option<Limit<f64>>,
     pub heap_percent: Option<f64>,
     pub java_flags: JavaFlagsMode,
     pub runtime_env: bool,
@@ -114,17 +122,7 @@ impl std::error::Error for UsageError {}
 
 pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
     // The name the user wrote for an option's value: the option, or its variable.
-    let named = |id: &str| -> &'static str {
-        let (_, option, variable) = cli::CHECKED
-            .iter()
-            .find(|(known, _, _)| *known == id)
-            .copied()
-            .unwrap_or(("", "an option", "a variable"));
-        match parsed.origin(id) {
-            Origin::Option => option,
-            Origin::Environment => variable,
-        }
-    };
+    let named = |id: &'static str| parsed.name(id);
     let options = &parsed.cli.options;
     let (action, command) = match &parsed.cli.subcommand {
         Some(Sub::Info(info)) => (Action::Info { json: info.json }, info.command.clone()),
@@ -139,19 +137,19 @@ pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
     if command.first().is_some_and(|program| program.is_empty()) {
         return Err(UsageError("the command is an empty string".to_string()));
     }
-    let setting = |id: &str, text: &str| Source::Setting {
+    let setting = |id: &'static str, text: &str| Source::Setting {
         name: named(id).to_string(),
         text: text.to_string(),
     };
     let memory_override = match &options.memory_limit {
-        Some(text) => Some(Override {
+        Some(text) => Some(Limit::Set {
             value: checked(named("memory_limit"), text, parse_size)?,
             source: setting("memory_limit", text),
         }),
         None => None,
     };
     let cpus_override = match &options.cpus {
-        Some(text) => Some(Override {
+        Some(text) => Some(Limit::Set {
             value: checked(named("cpus"), text, parse_cpus)?,
             source: setting("cpus", text),
         }),
@@ -166,7 +164,7 @@ pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
     let rewrites = options
         .rewrite
         .iter()
-        .map(|text| checked(named("rewrite"), text, parse_rewrite))
+        .map(|text| checked(named("rewrite"), text, rewrite))
         .collect::<Result<Vec<_>, _>>()?;
     let kill_after = match &options.kill_after {
         Some(text) => Some(checked(named("kill_after"), text, parse_seconds)?),
@@ -178,21 +176,23 @@ pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
         .map(|text| checked(named("success_exit"), text, exit_code))
         .collect::<Result<Vec<_>, _>>()?;
     let pdeath_signal = match &options.pdeath_signal {
-        Some(text) => Some(checked(named("pdeath_signal"), text, |t| {
-            parse_signal(t, false)
-        })?),
+        Some(text) => Some(checked(named("pdeath_signal"), text, pdeath_signal)?),
         None => None,
     };
     let root = match &options.root {
         Some(dir) if dir.is_empty() => {
-            return Err(UsageError("--root: the directory is empty".to_string()));
+            return Err(UsageError(format!(
+                "{}: the directory is empty",
+                named("root")
+            )));
         }
         Some(dir) => {
             let path = PathBuf::from(dir);
             if !path.is_dir() {
                 return Err(UsageError(format!(
-                    "--root {}: not a directory",
-                    path.display()
+                    "{} {}: not a directory",
+                    named("root"),
+                    log::escape(&path.to_string_lossy())
                 )));
             }
             Root::new(path)
@@ -234,13 +234,58 @@ pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
     })
 }
 
-/// One value checked; the message names the option or variable it came from.
+/// One value checked; the message names the option or variable it came from. No value of
+/// jwrap's options holds a control character: one is refused before the value is parsed, and
+/// shown escaped, so a newline in a value cannot make a line of its own in jwrap's messages.
 fn checked<T>(
     name: &str,
     text: &str,
     parse: impl Fn(&str) -> Result<T, BadValue>,
 ) -> Result<T, UsageError> {
+    if text.chars().any(char::is_control) {
+        return Err(UsageError(format!(
+            "{name}: invalid value \"{}\": control characters are not allowed",
+            log::escape(text)
+        )));
+    }
     parse(text).map_err(|err| UsageError(format!("{name}: {err}")))
+}
+
+/// The signals `--pdeath-signal` cannot name: KILL and STOP would kill or stop jwrap itself
+/// (they cannot be caught), CHLD only wakes the reaper and would never reach the command, and a
+/// terminal stop (TSTP, TTIN, TTOU) would stop the command with no shell left to resume it.
+const PDEATH_REFUSED: [i32; 6] = [
+    libc::SIGKILL,
+    libc::SIGSTOP,
+    libc::SIGCHLD,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+];
+
+fn pdeath_signal(text: &str) -> Result<i32, BadValue> {
+    let signal = parse_signal(text, false)?;
+    if PDEATH_REFUSED.contains(&signal) {
+        return Err(BadValue(format!(
+            "{} cannot be the parent-death signal: it would kill or stop jwrap, or never reach \
+             the command (use TERM, INT, HUP, QUIT, USR1, USR2 or a real-time signal)",
+            signal_name(signal)
+        )));
+    }
+    Ok(signal)
+}
+
+/// `--rewrite FROM:TO`, except FROM = CHLD: jwrap's init consumes SIGCHLD to reap the command,
+/// so a rewrite of it could never apply.
+fn rewrite(text: &str) -> Result<Rewrite, BadValue> {
+    let rewrite = parse_rewrite(text)?;
+    if rewrite.from == libc::SIGCHLD {
+        return Err(BadValue(format!(
+            "invalid rewrite '{text}': SIGCHLD tells jwrap that the command changed state; it is \
+             never forwarded, so it cannot be rewritten"
+        )));
+    }
+    Ok(rewrite)
 }
 
 fn java_flags_mode(text: &str) -> Result<JavaFlagsMode, BadValue> {
@@ -300,9 +345,9 @@ mod tests {
     fn overrides_name_their_option() {
         let config = config(&["--memory-limit", "512m", "--cpus", "1.5", "--", "java"]).unwrap();
         let memory = config.memory_override.unwrap();
-        assert_eq!(memory.value, 512 << 20);
-        assert_eq!(memory.source.origin(), "--memory-limit");
-        assert_eq!(config.cpus_override.unwrap().value, 1.5);
+        assert_eq!(memory.value(), Some(512 << 20));
+        assert_eq!(memory.source().map(Source::origin), Some("--memory-limit"));
+        assert_eq!(config.cpus_override.unwrap().value(), Some(1.5));
         assert_eq!(config.supervision.drain_timeout, Duration::from_secs(2));
         assert_eq!(config.supervision.term_delay, Duration::ZERO);
     }

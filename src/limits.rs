@@ -114,39 +114,6 @@ pub struct Limits {
     pub effective_cpus: u32,
 }
 
-/// The detected limits with the user's overrides applied: an override replaces the detected
-/// value and becomes its source.
-pub fn resolve(
-    detection: &crate::cgroup::Detection,
-    memory_override: Option<&crate::config::Override<u64>>,
-    cpus_override: Option<&crate::config::Override<f64>>,
-) -> Limits {
-    let memory = match memory_override {
-        Some(given) => Limit::Set {
-            value: given.value,
-            source: given.source.clone(),
-        },
-        None => detection.memory.clone(),
-    };
-    let cpu = match cpus_override {
-        Some(given) => Limit::Set {
-            value: given.value,
-            source: given.source.clone(),
-        },
-        None => detection.cpu.clone(),
-    };
-    let effective_cpus = effective_cpus(
-        detection.host.cpus.value(),
-        detection.cpuset.value().map(|set| set.count),
-        cpu.value(),
-    );
-    Limits {
-        memory,
-        cpu,
-        effective_cpus,
-    }
-}
-
 /// ⌈quota⌉, the cpuset and the host, whichever is smallest; at least one CPU.
 pub fn effective_cpus(host: Option<u32>, cpuset: Option<u32>, quota: Option<f64>) -> u32 {
     let quota_cpus = quota.map(|cpus| {

@@ -61,12 +61,28 @@ pub fn notice(message: &str) {
     }
 }
 
+/// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`): for a value from the
+/// user or a file inside one of jwrap's messages, where a newline would start a line of its own.
+pub fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn emit(tag: &str, message: &str) {
     let mut text = String::with_capacity(message.len() + 16);
+    // A message may span lines; each line gets the tag, and any other control character in it
+    // (a carriage return, an escape sequence) is shown escaped.
     for line in message.lines() {
         text.push_str("jwrap: ");
         text.push_str(tag);
-        text.push_str(line);
+        text.push_str(&escape(line));
         text.push('\n');
     }
     // One write per message, so lines from jwrap and the child do not interleave mid-line.

@@ -5,7 +5,7 @@
 //!
 //! One function per concern adds its part to the plan; each leaves what it does not own alone.
 
-use crate::cli::JavaFlagsMode;
+use crate::config::JavaFlagsMode;
 use crate::config::{Action, Config};
 use crate::java::decide::{self, Policy};
 use crate::java::userflags::Knob;

@@ -72,6 +72,10 @@ pub fn parse_signal(text: &str, allow_zero: bool) -> Result<i32, BadValue> {
             0
         } else {
             let digits = rest.strip_prefix(if sign > 0 { '+' } else { '-' })?;
+            // Digits only: `parse` would also take a sign (`RTMIN+-0`, `RTMIN++3`).
+            if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
             digits.parse::<i32>().ok()?
         };
         let number = anchor + sign * offset;

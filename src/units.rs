@@ -67,7 +67,10 @@ pub fn parse_size(text: &str) -> Result<u64, BadValue> {
     Ok(bytes as u64)
 }
 
-/// `2`, `1.5`, `500m` (Kubernetes millicores) → CPUs.
+/// The kernel's smallest CPU quota: 1 ms per period of at most 1 s.
+const MIN_CPUS: f64 = 0.001;
+
+/// `2`, `1.5`, `500m` (Kubernetes millicores) → CPUs, at least 0.001.
 pub fn parse_cpus(text: &str) -> Result<f64, BadValue> {
     let bad = || {
         BadValue(format!(
@@ -82,6 +85,12 @@ pub fn parse_cpus(text: &str) -> Result<f64, BadValue> {
     let cpus = parse_positive_decimal(number).ok_or_else(bad)? / divisor;
     if cpus > 1_000_000.0 {
         return Err(bad());
+    }
+    if cpus < MIN_CPUS {
+        return Err(BadValue(format!(
+            "invalid CPU count '{text}': the smallest CPU limit the kernel enforces is 0.001 \
+             (1 ms of CPU time a second)"
+        )));
     }
     Ok(cpus)
 }
@@ -144,6 +153,10 @@ pub fn human_bytes(bytes: u64) -> String {
 pub fn human_cpus(cpus: f64) -> String {
     let text = format!("{cpus:.3}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "0" && cpus > 0.0 {
+        // Below the kernel's smallest quota (1 ms a second); only a fake root holds one.
+        return format!("{cpus:e}");
+    }
     text.to_string()
 }
 

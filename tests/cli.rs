@@ -33,7 +33,7 @@ const OPTIONS: [(&str, &str); 16] = [
 ];
 
 /// (option, variable, bad value): each must be refused, from the option and from the variable.
-const BAD_VALUES: [(&str, &str, &str); 30] = [
+const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("--memory-limit", "JWRAP_MEMORY_LIMIT", "-1"),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT", "0"),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT", "12x"),
@@ -62,6 +62,16 @@ const BAD_VALUES: [(&str, &str, &str); 30] = [
     ("--pdeath-signal", "JWRAP_PDEATH_SIGNAL", "NOPE"),
     ("--pdeath-signal", "JWRAP_PDEATH_SIGNAL", "0"),
     ("--pdeath-signal", "JWRAP_PDEATH_SIGNAL", "65"),
+    // KILL and STOP would kill or stop jwrap, CHLD never reaches the command, a terminal stop
+    // would stop it with no shell to resume it.
+    ("--pdeath-signal", "JWRAP_PDEATH_SIGNAL", "KILL"),
+    ("--pdeath-signal", "JWRAP_PDEATH_SIGNAL", "SIGSTOP"),
+    ("--pdeath-signal", "JWRAP_PDEATH_SIGNAL", "17"),
+    ("--pdeath-signal", "JWRAP_PDEATH_SIGNAL", "TSTP"),
+    ("--pdeath-signal", "JWRAP_PDEATH_SIGNAL", "RTMIN+-0"),
+    ("--pdeath-signal", "JWRAP_PDEATH_SIGNAL", "RTMIN++3"),
+    ("--rewrite", "JWRAP_REWRITE", "CHLD:TERM"),
+    ("--rewrite", "JWRAP_REWRITE", "TERM:RTMAX-+1"),
     ("--root", "JWRAP_ROOT", "/definitely/not/a/directory"),
     ("--single-child", "JWRAP_SINGLE_CHILD", "perhaps"),
 ];
@@ -99,7 +109,7 @@ const PROBE: [&str; 3] = ["sh", "-c", "echo the command ran"];
 
 #[test]
 fn bad_values_of_options_exit_125() {
-    for (option, _, value) in BAD_VALUES {
+    for &(option, _, value) in BAD_VALUES {
         // `--single-child` takes no value: `--single-child=perhaps` is the bad form.
         let output = run(jwrap()
             .arg(format!("{option}={value}"))
@@ -120,13 +130,49 @@ fn bad_values_of_options_exit_125() {
 
 #[test]
 fn bad_values_of_variables_exit_125() {
-    for (_, variable, value) in BAD_VALUES {
+    for &(_, variable, value) in BAD_VALUES {
         let output = run(jwrap().env(variable, value).arg("--").args(PROBE));
         assert_usage_error(&output, &format!("{variable}={value}"));
         // The same for `info`, which reads the same settings.
         let output = run(jwrap().env(variable, value).arg("info"));
         assert_usage_error(&output, &format!("{variable}={value} info"));
     }
+}
+
+/// A value with a newline and other control characters, which would forge a line of jwrap's.
+const FORGING: &str = "1g\njwrap: warning: forged\r\u{1b}[2J";
+
+/// Exactly one line on stderr, with the control characters shown escaped.
+fn assert_one_escaped_line(output: &Output, what: &str) {
+    assert_usage_error(output, what);
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{what}: {stderr:?}");
+    assert!(
+        stderr.contains("\\n") && stderr.contains("\\u{1b}") && !stderr.contains('\r'),
+        "{what}: {stderr:?}"
+    );
+}
+
+#[test]
+fn control_characters_in_values_are_escaped_in_messages() {
+    for option in ["--memory-limit", "--cpus", "--pdeath-signal", "--rewrite"] {
+        let output = run(jwrap().args([option, FORGING, "--"]).args(PROBE));
+        assert_one_escaped_line(&output, option);
+    }
+    let output = run(jwrap().env("JWRAP_CPUS", FORGING).arg("--").args(PROBE));
+    assert_one_escaped_line(&output, "JWRAP_CPUS");
+    let output = run(jwrap().args(["--root", FORGING, "info"]));
+    assert_one_escaped_line(&output, "--root");
+    // An unknown option is echoed by the parser's own message.
+    let output = run(jwrap().args([&format!("--x{FORGING}"), "true"]));
+    assert_eq!(output.status.code(), Some(USAGE));
+    let stderr = text(&output.stderr);
+    assert!(
+        !stderr
+            .lines()
+            .any(|line| line.contains("warning: forged") && !line.contains("\\n")),
+        "{stderr:?}"
+    );
 }
 
 #[test]

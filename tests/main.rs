@@ -10,6 +10,7 @@ mod files;
 mod init;
 mod java;
 mod jvm_real;
+mod messages;
 mod oom;
 mod parsers;
 mod readme;

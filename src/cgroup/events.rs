@@ -147,7 +147,7 @@ mod tests {
         );
         write(dir, "sys/fs/cgroup/app/memory.peak", "268435456\n");
         let root = Root::new(dir);
-        let detection = cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false });
+        let detection = cgroup::detect(&root);
         let events = read(&root, &detection).unwrap();
         assert_eq!(
             events.oom_kills,
@@ -188,11 +188,7 @@ mod tests {
             "268435456\n",
         );
         let root = Root::new(dir);
-        let events = read(
-            &root,
-            &cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false }),
-        )
-        .unwrap();
+        let events = read(&root, &cgroup::detect(&root)).unwrap();
         assert_eq!(events.oom_kills.map(|c| c.value), Some(2));
         assert_eq!(
             events.limit_hits,
@@ -204,7 +200,7 @@ mod tests {
         assert_eq!(events.peak.map(|p| p.value), Some(268_435_456));
 
         // The baseline is the kill counter alone while there is one, the limit hits without.
-        let detection = cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false });
+        let detection = cgroup::detect(&root);
         let baseline = read_baseline(&root, &detection).unwrap();
         assert_eq!(baseline.oom_kills.map(|c| c.value), Some(2));
         assert_eq!((baseline.limit_hits, baseline.peak), (None, None));
@@ -232,11 +228,7 @@ mod tests {
         write(dir, "proc/meminfo", "MemTotal: 16000000 kB\n");
         write(dir, "sys/fs/cgroup/memory.events", "oom_kill 5\n");
         let root = Root::new(dir);
-        let events = read(
-            &root,
-            &cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false }),
-        )
-        .unwrap();
+        let events = read(&root, &cgroup::detect(&root)).unwrap();
         assert_eq!(
             events.oom_kills.map(|c| c.path),
             Some("/sys/fs/cgroup/memory.events".to_string())
@@ -250,12 +242,6 @@ mod tests {
         write(root.path(), "proc/self/mountinfo", "");
         write(root.path(), "proc/self/cgroup", "");
         let root = Root::new(root.path());
-        assert_eq!(
-            read(
-                &root,
-                &cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false })
-            ),
-            None
-        );
+        assert_eq!(read(&root, &cgroup::detect(&root)), None);
     }
 }

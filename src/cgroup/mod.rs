@@ -214,19 +214,8 @@ pub(crate) fn tightest<T: PartialOrd + Copy>(
     }
 }
 
-/// How much detection reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
-    /// The limits, and what the decisions use: for running a command, where start-up time
-    /// counts. `cpu_shares`: also v1 `cpu.shares` or v2 `cpu.weight`, which only a JDK that
-    /// counts shares as CPUs uses.
-    Limits { cpu_shares: bool },
-    /// Also what only `info` shows: memory.high or the soft limit, swap, usage and peak.
-    Everything,
-}
-
 /// Detect the limits of the process whose files `root` holds.
-pub fn detect(root: &Root, detail: Detail) -> Detection {
+pub fn detect(root: &Root) -> Detection {
     let mut reader = Reader::new(root);
     let mountinfo = essential_text(&mut reader, PROC_SELF_MOUNTINFO);
     let host = read_host(&mut reader, mountinfo.as_deref());
@@ -264,7 +253,6 @@ pub fn detect(root: &Root, detail: Detail) -> Detection {
     };
     let (memory_high, memory_soft_limit, swap, memory_usage, memory_peak) = match &memory_placement
     {
-        _ if matches!(detail, Detail::Limits { .. }) => (None, None, None, None, None),
         Some(p) if p.unified => {
             let extras = v2::memory_extras(&mut reader, p, host_memory);
             (extras.high, None, extras.swap, extras.usage, extras.peak)
@@ -275,20 +263,9 @@ pub fn detect(root: &Root, detail: Detail) -> Detection {
         }
         None => (None, None, None, None, None),
     };
-    let weight_wanted = !matches!(detail, Detail::Limits { cpu_shares: false });
     let (cpu, cpu_weight) = match &cpu_placement {
-        Some(p) if p.unified => (
-            v2::cpu(&mut reader, p),
-            weight_wanted
-                .then(|| v2::cpu_weight(&mut reader, p))
-                .flatten(),
-        ),
-        Some(p) => (
-            v1::cpu(&mut reader, p),
-            weight_wanted
-                .then(|| v1::cpu_shares(&mut reader, p))
-                .flatten(),
-        ),
+        Some(p) if p.unified => (v2::cpu(&mut reader, p), v2::cpu_weight(&mut reader, p)),
+        Some(p) => (v1::cpu(&mut reader, p), v1::cpu_shares(&mut reader, p)),
         None => (
             Limit::Unknown {
                 reason: missing(&mut reader, "cpu"),
@@ -377,11 +354,14 @@ fn read_host(reader: &mut Reader<'_>, mountinfo: Option<&str>) -> Host {
             ),
         },
         Ok(text) => match parse::meminfo_total(&text) {
-            Some(bytes) if bytes > 0 => Limit::Set {
+            Some(0) => Limit::Unknown {
+                reason: format!("{PROC_MEMINFO}: MemTotal is 0"),
+            },
+            Some(bytes) => Limit::Set {
                 value: bytes,
                 source: Source::file(PROC_MEMINFO, &format!("MemTotal {bytes}")),
             },
-            _ => Limit::Unknown {
+            None => Limit::Unknown {
                 reason: format!("{PROC_MEMINFO}: no MemTotal line"),
             },
         },

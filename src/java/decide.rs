@@ -117,8 +117,11 @@ pub struct Decision {
 pub fn size_flag(bytes: u64) -> String {
     if bytes % MIB == 0 {
         format!("{}m", bytes / MIB)
-    } else {
+    } else if bytes % 1024 == 0 {
         format!("{}k", bytes / 1024)
+    } else {
+        // In bytes: rounded down to kibibytes, a limit under 1 KiB would be `0k`.
+        bytes.to_string()
     }
 }
 

@@ -47,7 +47,7 @@ pub fn inspect(config: &Config, jdk: Jdk, detection: &Detection) -> JavaInputs {
     let command_is_java = discover::program_is_java(&config.command);
     // A command line is only known to be the JVM's when COMMAND is java, or when the user
     // asked for flags on it (`--java-flags args` on a script that passes "$@" to java).
-    let command_line = (command_is_java || config.java_flags == crate::cli::JavaFlagsMode::Args)
+    let command_line = (command_is_java || config.java_flags == crate::config::JavaFlagsMode::Args)
         .then(|| config.command.get(1..).unwrap_or_default());
     let launcher_options = jdk.facts.has_launcher_options();
     let sources = Sources {
