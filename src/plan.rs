@@ -23,8 +23,8 @@ pub struct Plan {
     pub env: Vec<(OsString, OsString)>,
     /// The JVM flags jwrap adds, wherever they are delivered.
     pub jvm_flags: Vec<String>,
-    /// One line per decision, for `info` and `-v`; problems start with `warning: `.
-    pub reasons: Vec<String>,
+    /// One line per decision, for `info` and `-v`, and the problems, shown always.
+    pub reasons: Vec<Reason>,
     /// The Java facts for `info` (`null` when no JDK is involved, and when running).
     pub java: Value,
     /// What decided the JVM's maximum heap (`None` when no JDK is involved): what the
@@ -51,27 +51,62 @@ pub enum HeapDecidedBy {
     JvmDefault { why: String },
 }
 
-/// The tag of a reason that is a problem: shown even without `-v`.
-const WARNING_TAG: &str = "warning: ";
+/// One line of a plan's explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// A decision: shown with `-v`, and by `info`.
+    Note(String),
+    /// A problem: shown even without `-v`.
+    Warning(String),
+}
+
+impl Reason {
+    pub fn text(&self) -> &str {
+        match self {
+            Reason::Note(text) | Reason::Warning(text) => text,
+        }
+    }
+}
+
+/// As `info` shows it: a warning tagged `warning: ` (the form `command.reasons` holds in JSON).
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Note(text) => f.write_str(text),
+            Reason::Warning(text) => write!(f, "warning: {text}"),
+        }
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
 impl Plan {
-    fn warn(&mut self, message: &str) {
-        self.reasons.push(format!("{WARNING_TAG}{message}"));
+    fn note(&mut self, text: impl Into<String>) {
+        self.reasons.push(Reason::Note(text.into()));
     }
 
-    /// The reasons that are problems, without their tag.
+    fn warn(&mut self, text: impl Into<String>) {
+        self.reasons.push(Reason::Warning(text.into()));
+    }
+
+    /// The problems.
     pub fn warnings(&self) -> impl Iterator<Item = &str> {
-        self.reasons
-            .iter()
-            .filter_map(|r| r.strip_prefix(WARNING_TAG))
+        self.reasons.iter().filter_map(|reason| match reason {
+            Reason::Warning(text) => Some(text.as_str()),
+            Reason::Note(_) => None,
+        })
     }
 
-    /// The other reasons.
+    /// The decisions.
     pub fn notes(&self) -> impl Iterator<Item = &str> {
-        self.reasons
-            .iter()
-            .filter(|r| !r.starts_with(WARNING_TAG))
-            .map(String::as_str)
+        self.reasons.iter().filter_map(|reason| match reason {
+            Reason::Note(text) => Some(text.as_str()),
+            Reason::Warning(_) => None,
+        })
     }
 }
 
@@ -96,7 +131,8 @@ pub fn plan(
 fn add_runtime_env(plan: &mut Plan, config: &Config, limits: &Limits, runtime: &runtimes::Inputs) {
     let decided = runtimes::decide(config, limits, runtime);
     plan.env.extend(decided.env);
-    plan.reasons.extend(decided.reasons);
+    plan.reasons
+        .extend(decided.reasons.into_iter().map(Reason::Note));
 }
 
 /// What decides the heap: the user's setting (the same ones `decide` defers to), jwrap's
@@ -156,9 +192,9 @@ impl Delivery {
 
 /// The JVM flags for the JDK COMMAND runs, delivered as `--java-flags` says.
 fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaInputs) {
-    plan.reasons.push(java::describe_jdk(&java.jdk));
+    plan.note(java::describe_jdk(&java.jdk));
     for unreadable in &java.user.unreadable {
-        plan.warn(&format!(
+        plan.warn(format!(
             "{unreadable}; the user's settings in it are not known"
         ));
     }
@@ -166,9 +202,10 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
         heap_percent: config.heap_percent,
     };
     let decision = decide::decide(limits, &java.jdk.facts, &java.cgroup, &policy, &java.user);
-    plan.reasons.extend(decision.reasons.iter().cloned());
+    plan.reasons
+        .extend(decision.reasons.iter().cloned().map(Reason::Note));
     for warning in &decision.warnings {
-        plan.warn(warning);
+        plan.warn(warning.as_str());
     }
     let delivery = Delivery::for_mode(config.java_flags, java.command_is_java);
     // The Java facts are for `info` to show; a run would build them for nothing.
@@ -185,16 +222,14 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
     }
     match delivery {
         Delivery::Off => {
-            plan.reasons
-                .push(format!("--java-flags off: not adding {}", flags.join(" ")));
+            plan.note(format!("--java-flags off: not adding {}", flags.join(" ")));
             return;
         }
         Delivery::Arguments => {
             if !java.command_is_java {
-                plan.reasons.push(
+                plan.note(
                     "--java-flags args: COMMAND is not java, yet its first arguments are now the \
-                     JVM flags, as asked"
-                        .to_string(),
+                     JVM flags, as asked",
                 );
             }
             let after_program = plan.argv.len().min(1);
@@ -202,8 +237,7 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
                 after_program..after_program,
                 flags.iter().map(OsString::from),
             );
-            plan.reasons
-                .push("flags delivered as arguments right after java".to_string());
+            plan.note("flags delivered as arguments right after java");
         }
         Delivery::ToolOptions => {
             let mut value = OsString::new();
@@ -215,9 +249,7 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
             }
             value.push(flags.join(" "));
             plan.env.push((OsString::from("JAVA_TOOL_OPTIONS"), value));
-            plan.reasons.push(
-                "flags delivered in JAVA_TOOL_OPTIONS, after what it already held".to_string(),
-            );
+            plan.note("flags delivered in JAVA_TOOL_OPTIONS, after what it already held");
         }
     }
     plan.jvm_flags = flags;
@@ -389,7 +421,7 @@ mod tests {
         assert!(
             plan.reasons
                 .iter()
-                .any(|r| r.contains("COMMAND is not java"))
+                .any(|r| r.text().contains("COMMAND is not java"))
         );
     }
 
@@ -418,7 +450,7 @@ mod tests {
         assert!(
             plan.reasons
                 .iter()
-                .any(|r| r.starts_with("--java-flags off: not adding -Xmx"))
+                .any(|r| r.text().starts_with("--java-flags off: not adding -Xmx"))
         );
     }
 
@@ -473,7 +505,7 @@ mod tests {
         let plan = plan(&config, &limits(), None);
         assert_eq!(words(&plan.argv), ["node", "server.js"]);
         assert!(plan.jvm_flags.is_empty() && tool_options(&plan).is_none());
-        assert!(plan.reasons.iter().all(|r| !r.contains("JDK")));
+        assert!(plan.reasons.iter().all(|r| !r.text().contains("JDK")));
         assert_eq!(plan.java, Value::Null);
         assert_eq!(plan.heap, None);
     }
@@ -499,7 +531,7 @@ mod tests {
             script
                 .reasons
                 .iter()
-                .any(|r| r.starts_with("Go: GOMEMLIMIT=921MiB"))
+                .any(|r| r.text().starts_with("Go: GOMEMLIMIT=921MiB"))
         );
         // A java command gets only jwrap's own pair.
         let config = self::config(&["--", "java", "-jar", "app.jar"], &[]);
@@ -540,7 +572,7 @@ mod tests {
     }
 
     #[test]
-    fn warnings_are_reasons_with_a_tag() {
+    fn warnings_and_notes_are_told_apart() {
         let config = config(
             &["--memory-limit", "64m", "--", "java", "-jar", "app.jar"],
             &[],

@@ -1,13 +1,13 @@
 //! `jwrap info`: what was detected, where each number came from, and what would be done.
-//! A table for people, JSON for tools (the keys in SPEC.md keep their meaning).
+//! A table for people, JSON for tools (the keys are the contract: doc/contract.md).
 
+use crate::cgroup::Detection;
 use crate::cgroup::layout::{Mode, Placement};
-use crate::cgroup::{Detection, Reading};
-use crate::limits::{Limit, Limits, Source};
-use crate::plan::Plan;
+use crate::limits::{CpuList, Limit, Limits, Source};
+use crate::plan::{Plan, Reason};
 use crate::units::{human_bytes, human_cpus};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::Path;
 
 /// Everything `info` shows.
@@ -21,83 +21,163 @@ pub struct Report<'a> {
     pub java: Value,
 }
 
-fn source_text(source: Option<&Source>) -> Value {
-    source.map_or(Value::Null, |s| Value::String(s.origin().to_string()))
+/// `info --json`: the keys and their meaning are the contract (doc/contract.md, "info --json").
+#[derive(Serialize)]
+pub struct Json<'a> {
+    root: String,
+    cgroup: CgroupJson<'a>,
+    memory: MemoryJson<'a>,
+    cpu: CpuJson<'a>,
+    host: HostJson<'a>,
+    java: &'a Value,
+    jvm_flags: &'a [String],
+    command: Option<CommandJson<'a>>,
+    warnings: &'a [String],
 }
 
-fn bytes_or_null(limit: Option<&Limit<u64>>) -> Value {
-    limit
-        .and_then(Limit::value)
-        .map_or(Value::Null, |bytes| json!(bytes))
+#[derive(Serialize)]
+struct CgroupJson<'a> {
+    version: Option<u8>,
+    mode: Mode,
+    memory_dir: Option<&'a str>,
+    cpu_dir: Option<&'a str>,
+    cpuset_dir: Option<&'a str>,
 }
 
-fn reading_value(reading: Option<&Reading>) -> Value {
-    reading.map_or(Value::Null, |r| json!(r.value))
+#[derive(Serialize)]
+struct MemoryJson<'a> {
+    limit_bytes: Option<u64>,
+    source: Option<&'a str>,
+    state: &'static str,
+    reason: Option<&'a str>,
+    detected_bytes: Option<u64>,
+    detected_source: Option<&'a str>,
+    high_bytes: Option<u64>,
+    soft_limit_bytes: Option<u64>,
+    swap_limit_bytes: Option<u64>,
+    usage_bytes: Option<u64>,
+    peak_bytes: Option<u64>,
 }
 
-fn dir_of(placement: Option<&Placement>) -> Value {
-    placement.map_or(Value::Null, |p| Value::String(p.dir.clone()))
+#[derive(Serialize)]
+struct CpuJson<'a> {
+    limit: Option<f64>,
+    source: Option<&'a str>,
+    state: &'static str,
+    reason: Option<&'a str>,
+    effective: u32,
+    cpuset: Option<&'a str>,
+    cpuset_cpus: Option<u32>,
+    cpuset_source: Option<&'a str>,
+    weight: Option<u64>,
+    weight_source: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct HostJson<'a> {
+    memory_bytes: Option<u64>,
+    memory_source: Option<&'a str>,
+    cpus: Option<u32>,
+    cpus_source: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct CommandJson<'a> {
+    argv: Vec<String>,
+    env: Vec<EnvJson>,
+    reasons: &'a [Reason],
+}
+
+#[derive(Serialize)]
+struct EnvJson {
+    name: String,
+    value: String,
+}
+
+fn origin(source: Option<&Source>) -> Option<&str> {
+    source.map(Source::origin)
+}
+
+fn bytes(limit: Option<&Limit<u64>>) -> Option<u64> {
+    limit.and_then(Limit::value)
+}
+
+fn dir_of(placement: Option<&Placement>) -> Option<&str> {
+    placement.map(|p| p.dir.as_str())
+}
+
+fn cpu_list(limit: &Limit<CpuList>) -> Option<&CpuList> {
+    match limit {
+        Limit::Set { value, .. } => Some(value),
+        _ => None,
+    }
 }
 
 impl Report<'_> {
-    pub fn json(&self) -> Value {
+    pub fn json(&self) -> Json<'_> {
         let d = self.detection;
         let l = self.limits;
-        let command = self.plan.map(|plan| {
-            json!({
-                "argv": plan.argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>(),
-                "env": plan.env.iter().map(|(k, v)| json!({
-                    "name": k.to_string_lossy(),
-                    "value": v.to_string_lossy(),
-                })).collect::<Vec<_>>(),
-                "reasons": plan.reasons,
-            })
+        let command = self.plan.map(|plan| CommandJson {
+            argv: plan
+                .argv
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            env: plan
+                .env
+                .iter()
+                .map(|(name, value)| EnvJson {
+                    name: name.to_string_lossy().into_owned(),
+                    value: value.to_string_lossy().into_owned(),
+                })
+                .collect(),
+            reasons: &plan.reasons,
         });
-        json!({
-            "root": self.root.to_string_lossy(),
-            "cgroup": {
-                "version": d.layout.mode.version(),
-                "mode": d.layout.mode,
-                "memory_dir": dir_of(d.layout.memory.as_ref()),
-                "cpu_dir": dir_of(d.layout.cpu.as_ref()),
-                "cpuset_dir": dir_of(d.layout.cpuset.as_ref()),
+        Json {
+            root: self.root.to_string_lossy().into_owned(),
+            cgroup: CgroupJson {
+                version: d.layout.mode.version(),
+                mode: d.layout.mode,
+                memory_dir: dir_of(d.layout.memory.as_ref()),
+                cpu_dir: dir_of(d.layout.cpu.as_ref()),
+                cpuset_dir: dir_of(d.layout.cpuset.as_ref()),
             },
-            "memory": {
-                "limit_bytes": l.memory.value(),
-                "source": source_text(l.memory.source()),
-                "state": l.memory.state(),
-                "reason": l.memory.reason(),
-                "detected_bytes": d.memory.value(),
-                "detected_source": source_text(d.memory.source()),
-                "high_bytes": bytes_or_null(d.memory_high.as_ref()),
-                "soft_limit_bytes": bytes_or_null(d.memory_soft_limit.as_ref()),
-                "swap_limit_bytes": bytes_or_null(d.swap.as_ref()),
-                "usage_bytes": reading_value(d.memory_usage.as_ref()),
-                "peak_bytes": reading_value(d.memory_peak.as_ref()),
+            memory: MemoryJson {
+                limit_bytes: l.memory.value(),
+                source: origin(l.memory.source()),
+                state: l.memory.state(),
+                reason: l.memory.reason(),
+                detected_bytes: d.memory.value(),
+                detected_source: origin(d.memory.source()),
+                high_bytes: bytes(d.memory_high.as_ref()),
+                soft_limit_bytes: bytes(d.memory_soft_limit.as_ref()),
+                swap_limit_bytes: bytes(d.swap.as_ref()),
+                usage_bytes: d.memory_usage.as_ref().map(|r| r.value),
+                peak_bytes: d.memory_peak.as_ref().map(|r| r.value),
             },
-            "cpu": {
-                "limit": l.cpu.value(),
-                "source": source_text(l.cpu.source()),
-                "state": l.cpu.state(),
-                "reason": l.cpu.reason(),
-                "effective": l.effective_cpus,
-                "cpuset": d.cpuset.value().map(|set| set.list),
-                "cpuset_cpus": d.cpuset.value().map(|set| set.count),
-                "cpuset_source": source_text(d.cpuset.source()),
-                "weight": reading_value(d.cpu_weight.as_ref()),
-                "weight_source": source_text(d.cpu_weight.as_ref().map(|r| &r.source)),
+            cpu: CpuJson {
+                limit: l.cpu.value(),
+                source: origin(l.cpu.source()),
+                state: l.cpu.state(),
+                reason: l.cpu.reason(),
+                effective: l.effective_cpus,
+                cpuset: cpu_list(&d.cpuset).map(|set| set.list.as_str()),
+                cpuset_cpus: cpu_list(&d.cpuset).map(|set| set.count),
+                cpuset_source: origin(d.cpuset.source()),
+                weight: d.cpu_weight.as_ref().map(|r| r.value),
+                weight_source: origin(d.cpu_weight.as_ref().map(|r| &r.source)),
             },
-            "host": {
-                "memory_bytes": d.host.memory.value(),
-                "memory_source": source_text(d.host.memory.source()),
-                "cpus": d.host.cpus.value(),
-                "cpus_source": source_text(d.host.cpus.source()),
+            host: HostJson {
+                memory_bytes: d.host.memory.value(),
+                memory_source: origin(d.host.memory.source()),
+                cpus: d.host.cpus.value(),
+                cpus_source: origin(d.host.cpus.source()),
             },
-            "java": self.java,
-            "jvm_flags": self.plan.map(|p| p.jvm_flags.clone()).unwrap_or_default(),
-            "command": command,
-            "warnings": d.warnings,
-        })
+            java: &self.java,
+            jvm_flags: self.plan.map_or(&[], |p| p.jvm_flags.as_slice()),
+            command,
+            warnings: &d.warnings,
+        }
     }
 
     pub fn table(&self) -> String {
@@ -202,7 +282,7 @@ fn plan_rows(plan: &Plan, java: &Value) -> Vec<Row> {
     };
     rows.push(Row::new("jvm flags", flags, ""));
     for reason in &plan.reasons {
-        rows.push(Row::new("  why", reason.clone(), ""));
+        rows.push(Row::new("  why", reason.to_string(), ""));
     }
     let argv: Vec<String> = plan
         .argv

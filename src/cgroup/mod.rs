@@ -62,6 +62,8 @@ pub struct Detection {
 pub(crate) struct Reader<'a> {
     root: &'a Root,
     warnings: Vec<String>,
+    /// `/proc/self/mountinfo` or `/proc/self/cgroup` could not be read.
+    essential_missing: bool,
 }
 
 /// What one level of the hierarchy says about a limit.
@@ -79,6 +81,7 @@ impl<'a> Reader<'a> {
         Reader {
             root,
             warnings: Vec::new(),
+            essential_missing: false,
         }
     }
 
@@ -279,7 +282,8 @@ pub fn detect(root: &Root) -> Detection {
         None => Limit::Unlimited { source: None },
     };
 
-    if layout.mode == Mode::None && reader.warnings.iter().all(|w| !w.starts_with("/proc/self")) {
+    // Unless a file it needs was already reported (then every limit is unknown for that reason).
+    if layout.mode == Mode::None && !reader.essential_missing {
         reader.warn(
             "no cgroup hierarchy is mounted (see /proc/self/mountinfo); memory and CPU limits are unknown"
                 .to_string(),
@@ -307,6 +311,7 @@ fn essential_text(reader: &mut Reader<'_>, path: &str) -> Option<String> {
     match reader.read(path) {
         Ok(text) => Some(text),
         Err(err) => {
+            reader.essential_missing = true;
             reader.warn(format!("{path}: {err}; memory and CPU limits are unknown"));
             None
         }
