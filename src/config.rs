@@ -56,6 +56,13 @@ impl Environment {
     }
 }
 
+/// The file name of COMMAND's program: `java` for `java`, `./java` and `/opt/jdk/bin/java`.
+pub fn program_name(command: &[OsString]) -> Option<&OsStr> {
+    command
+        .first()
+        .and_then(|program| std::path::Path::new(program).file_name())
+}
+
 /// What `jwrap` was asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {

@@ -214,8 +214,7 @@ fn advice(death: &Death<'_>) -> String {
 mod tests {
     use super::*;
     use crate::limits::Source;
-
-    const MIB: u64 = 1 << 20;
+    use crate::units::MIB;
 
     fn count(value: u64, path: &str) -> Count {
         Count {

@@ -8,7 +8,6 @@
 use crate::config::JavaFlagsMode;
 use crate::config::{Action, Config};
 use crate::java::decide::{self, Policy};
-use crate::java::userflags::Knob;
 use crate::java::{self, JavaInputs};
 use crate::limits::Limits;
 use crate::runtimes;
@@ -138,10 +137,7 @@ fn add_runtime_env(plan: &mut Plan, config: &Config, limits: &Limits, runtime: &
 /// What decides the heap: the user's setting (the same ones `decide` defers to), jwrap's
 /// `-Xmx` when it reaches the JVM, or else the JVM's default.
 fn heap_decided_by(java: &JavaInputs, flags: &[String], delivery: Delivery) -> HeapDecidedBy {
-    let user = [Knob::MaxHeap, Knob::RamShare, Knob::MaxRam]
-        .into_iter()
-        .find_map(|knob| java.user.get(knob));
-    if let Some(setting) = user {
+    if let Some(setting) = decide::user_heap_setting(&java.user) {
         return HeapDecidedBy::User {
             option: setting.option.clone(),
             channel: setting.channel.to_string(),
@@ -262,7 +258,7 @@ mod tests {
     use crate::config::{self, Environment};
     use crate::java::decide::{CgroupFacts, Placed};
     use crate::java::discover::{FoundBy, Jdk, VersionSource};
-    use crate::java::userflags::UserSettings;
+    use crate::java::userflags::{Knob, UserSettings};
     use crate::java::version::{JdkFacts, parse_version};
     use crate::limits::{Limit, Source};
     use std::path::PathBuf;

@@ -9,7 +9,7 @@
 //! `doc/runtimes.md` has the table.
 //!
 //! The numbers:
-//! * CPUs: `cpu.effective` of the SPEC (the fewest of the host's CPUs, the cpuset and the CPU
+//! * CPUs: `cpu.effective` of `info --json` (doc/contract.md: the fewest of the host's CPUs, the cpuset and the CPU
 //!   limit rounded up), exported only when it is below the host's CPUs (with the host's count
 //!   unknown: when a CPU limit is set). Rounding up, not automaxprocs' floor: a 1.5 CPU quota
 //!   gets 2 threads that can use all of it, as Go 1.25+, .NET and the JVM count for themselves;
@@ -32,12 +32,11 @@
 use crate::config::{Config, Environment};
 use crate::java::discover;
 use crate::limits::{Limit, Limits};
+use crate::units::MIB;
 use crate::units::{human_bytes, human_cpus};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-
-const MIB: u64 = 1 << 20;
 /// GOMEMLIMIT's share of the memory limit.
 const GO_MEMORY_PER_MILLE: u64 = 900;
 /// `--max-old-space-size`'s share of the memory limit.
@@ -109,13 +108,10 @@ fn program(command: &[OsString], env: &Environment) -> Program {
     if discover::program_is_java(command) {
         return Program::Java;
     }
-    let Some(first) = command.first() else {
+    let (Some(first), Some(name)) = (command.first(), crate::config::program_name(command)) else {
         return Program::Other;
     };
-    let name = Path::new(first)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = name.to_string_lossy();
     if is_node(&name) {
         return Program::Node {
             how: format!("COMMAND is {name}"),

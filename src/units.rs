@@ -7,9 +7,9 @@
 use std::fmt;
 use std::time::Duration;
 
-const KIB: u64 = 1024;
-const MIB: u64 = 1024 * KIB;
-const GIB: u64 = 1024 * MIB;
+pub const KIB: u64 = 1024;
+pub const MIB: u64 = 1024 * KIB;
+pub const GIB: u64 = 1024 * MIB;
 const TIB: u64 = 1024 * GIB;
 
 /// A value a person typed that jwrap cannot use; the text says what was expected.

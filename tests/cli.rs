@@ -1,4 +1,4 @@
-//! The command-line contract of SPEC.md, through the real binary: exit 125 and a `jwrap: ` message
+//! The command-line contract (doc/contract.md), through the real binary: exit 125 and a `jwrap: ` message
 //! for bad options and values (from the command line or a `JWRAP_*` variable), the option beating
 //! its variable, overrides shown by `info`, `--help` and `--version`, 126/127 for commands that
 //! cannot run, and nothing from jwrap on stdout when it runs a command.
@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 /// jwrap's exit code for its own failures.
 const USAGE: i32 = 125;
 
-/// Every option of SPEC.md with its variable.
+/// Every option of doc/contract.md with its variable.
 const OPTIONS: [(&str, &str); 16] = [
     ("--root", "JWRAP_ROOT"),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT"),
@@ -398,7 +398,7 @@ fn options_before_info_apply_to_it() {
 
 #[test]
 fn variables_set_to_1_turn_flags_on() {
-    // SPEC.md writes these as JWRAP_SINGLE_CHILD=1 and so on.
+    // doc/contract.md writes these as JWRAP_SINGLE_CHILD=1 and so on.
     for variable in [
         "JWRAP_SINGLE_CHILD",
         "JWRAP_EXEC",
@@ -535,4 +535,28 @@ fn jwrap_writes_nothing_to_stdout_when_running_a_command() {
             .code(),
         Some(42)
     );
+}
+
+#[test]
+fn the_contract_lists_every_option_and_variable_of_the_clap_definition() {
+    let contract = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/doc/contract.md"))
+        .expect("doc/contract.md");
+    let command = jwrap::cli::command();
+    let mut checked = 0;
+    for arg in command.get_arguments() {
+        let (Some(long), Some(variable)) = (arg.get_long(), arg.get_env()) else {
+            continue;
+        };
+        let variable = variable.to_string_lossy();
+        assert!(
+            contract.contains(&format!("`--{long}")),
+            "doc/contract.md lacks --{long}"
+        );
+        assert!(
+            contract.contains(&format!("`{variable}")),
+            "doc/contract.md lacks {variable}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, OPTIONS.len(), "every option has its variable");
 }

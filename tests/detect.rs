@@ -77,7 +77,7 @@ fixture_tests! {
 const WARNINGS_COUNT: &str = "warnings_count";
 const WARNINGS_MENTION: &str = "warnings_mention";
 
-/// The keys every `expected.json` must pin down: the ones SPEC.md lets tools rely on.
+/// The keys every `expected.json` must pin down: the ones doc/contract.md lets tools rely on.
 const REQUIRED_KEYS: [(&str, &str); 7] = [
     ("cgroup", "version"),
     ("memory", "limit_bytes"),

@@ -32,9 +32,13 @@ fn output_within_bound(mut command: Command) -> Output {
     child.wait_with_output().expect("jwrap's output")
 }
 
-fn info_json(root: &Path) -> Value {
+/// `jwrap OPTIONS info --json --root ROOT`, which must succeed within `BOUND`.
+pub(crate) fn info_json(root: &Path, options: &[&str]) -> Value {
     let mut command = jwrap();
-    command.args(["info", "--json", "--root"]).arg(root);
+    command
+        .args(options)
+        .args(["info", "--json", "--root"])
+        .arg(root);
     let output = output_within_bound(command);
     assert_eq!(
         output.status.code(),
@@ -67,7 +71,7 @@ fn make_fifo(path: &Path) {
 fn a_fifo_in_place_of_a_limit_file_is_unknown_and_does_not_block() {
     let copy = copy_of_fixture("docker-v2-cgroupns-private");
     make_fifo(&copy.path().join("sys/fs/cgroup/memory.max"));
-    let actual = info_json(copy.path());
+    let actual = info_json(copy.path(), &[]);
     assert_eq!(actual["memory"]["state"], "unknown", "{actual}");
     let warning = warning_naming(&actual, "/sys/fs/cgroup/memory.max");
     assert!(warning.contains("not a regular file (a FIFO)"), "{warning}");
@@ -79,7 +83,7 @@ fn a_fifo_in_place_of_a_limit_file_is_unknown_and_does_not_block() {
 fn a_fifo_in_place_of_proc_self_cgroup_does_not_block() {
     let copy = copy_of_fixture("docker-v2-cgroupns-private");
     make_fifo(&copy.path().join("proc/self/cgroup"));
-    let actual = info_json(copy.path());
+    let actual = info_json(copy.path(), &[]);
     assert_eq!(actual["memory"]["state"], "unknown", "{actual}");
     let warning = warning_naming(&actual, "/proc/self/cgroup");
     assert!(warning.contains("not a regular file (a FIFO)"), "{warning}");
@@ -92,7 +96,7 @@ fn a_character_device_in_place_of_meminfo_is_not_read() {
     std::fs::remove_file(&meminfo).expect("remove meminfo");
     // /dev/zero would be read until memory runs out.
     std::os::unix::fs::symlink("/dev/zero", &meminfo).expect("symlink to /dev/zero");
-    let actual = info_json(copy.path());
+    let actual = info_json(copy.path(), &[]);
     assert_eq!(actual["host"]["memory_bytes"], Value::Null, "{actual}");
     let warning = warning_naming(&actual, "/proc/meminfo");
     assert!(
@@ -113,7 +117,7 @@ fn an_oversized_proc_self_cgroup_is_refused_at_the_cap() {
         .open(&cgroup)
         .expect("open /proc/self/cgroup");
     file.set_len(200_000_000).expect("grow the file");
-    let actual = info_json(copy.path());
+    let actual = info_json(copy.path(), &[]);
     assert_eq!(actual["memory"]["state"], "unknown", "{actual}");
     let warning = warning_naming(&actual, "/proc/self/cgroup");
     let cap = jwrap::root::MAX_FILE_BYTES >> 20;

@@ -1,6 +1,7 @@
 //! The init with real processes and real signals: exit codes, forwarding, reaping, escalation,
 //! draining, what the child inherits, terminals and job control, and jwrap as PID 1 of a new PID
-//! namespace. Scenario numbers (A1–A18) are those of the init reference notes.
+//! namespace. The sections follow the behaviours README.md lists under "Signals, exit codes and
+//! shutdown".
 //!
 //! Every wait has a deadline, and every process a test starts is killed when the test ends,
 //! whether it passed or not, so a broken init fails a test instead of hanging the suite.
@@ -365,7 +366,7 @@ fn printed(running: &Running, timeout: Duration) -> Option<i32> {
 }
 
 // ------------------------------------------------------------------------------------------
-// A1, A2: exit codes
+// exit codes
 // ------------------------------------------------------------------------------------------
 
 #[test]
@@ -403,7 +404,7 @@ fn a_child_killed_by_a_signal_gives_128_plus_n() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A3, A4: SIGTERM to jwrap
+// SIGTERM to jwrap
 // ------------------------------------------------------------------------------------------
 
 #[test]
@@ -460,7 +461,7 @@ fn success_exit_turns_143_into_0() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A5: what is forwarded
+// what is forwarded
 // ------------------------------------------------------------------------------------------
 
 #[test]
@@ -580,7 +581,7 @@ fn queued_signals(pid: i32) -> u64 {
 }
 
 // ------------------------------------------------------------------------------------------
-// A6, A7: orphans
+// orphans
 // ------------------------------------------------------------------------------------------
 
 #[test]
@@ -679,7 +680,7 @@ fn an_orphan_storm_of_10000_leaves_no_zombie() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A8, A9: the process group
+// the process group
 // ------------------------------------------------------------------------------------------
 
 #[test]
@@ -769,7 +770,7 @@ fn group_mode_signals_the_whole_group_and_single_child_only_the_child() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A10: draining what the command left behind
+// draining what the command left behind
 // ------------------------------------------------------------------------------------------
 
 /// A background process that outlives the command: it prints its pid, then runs until
@@ -903,7 +904,7 @@ fn draining_reaches_an_orphan_adopted_while_draining() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A11: --kill-after
+// --kill-after
 // ------------------------------------------------------------------------------------------
 
 const IGNORES_TERM: &str = "trap '' TERM; echo ready; exec sleep 30";
@@ -1032,7 +1033,7 @@ fn rewrite_changes_or_drops_a_signal() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A12, A18: what the child inherits
+// what the child inherits
 // ------------------------------------------------------------------------------------------
 
 /// `SigBlk` and `SigIgn` lines as printed by `grep` on /proc/self/status.
@@ -1171,7 +1172,7 @@ fn the_child_keeps_jwraps_cwd_and_inherited_fds_and_nothing_jwrap_opened() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A13: the command cannot run
+// the command cannot run
 // ------------------------------------------------------------------------------------------
 
 #[test]
@@ -1200,7 +1201,7 @@ fn a_missing_command_gives_127_and_a_non_executable_one_126() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A15, A16: terminals and job control
+// terminals and job control
 // ------------------------------------------------------------------------------------------
 
 /// A program on a fresh pseudo-terminal, as its session leader: `output` collects what it
@@ -1361,7 +1362,7 @@ fn sigtstp_then_sigcont_to_jwrap_stops_and_resumes_the_child() {
 }
 
 // ------------------------------------------------------------------------------------------
-// A17: --pdeath-signal
+// --pdeath-signal
 // ------------------------------------------------------------------------------------------
 
 #[test]

@@ -20,7 +20,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const MIB: u64 = 1 << 20;
+use jwrap::units::MIB;
 
 /// HotSpot rounds the heap size up to its heap alignment: card size × page size, 512 B × 4 KiB.
 const HEAP_ALIGNMENT: u64 = 2 * MIB;

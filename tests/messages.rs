@@ -3,25 +3,9 @@
 //! emits is a value the JVM would read as zero.
 
 use crate::detect::copy_of_fixture;
+use crate::files::info_json;
 use crate::util::jwrap;
 use serde_json::Value;
-use std::path::Path;
-
-fn info_json(root: &Path, options: &[&str]) -> Value {
-    let output = jwrap()
-        .args(options)
-        .args(["info", "--json", "--root"])
-        .arg(root)
-        .output()
-        .expect("run jwrap");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON")
-}
 
 #[test]
 fn a_memtotal_of_0_is_reported_as_such() {
@@ -93,9 +77,10 @@ fn jvm_size_flags_are_never_0() {
     use jwrap::java::decide::size_flag;
     assert_eq!(size_flag(512 << 20), "512m");
     assert_eq!(size_flag(3 << 10), "3k");
-    // Not whole kibibytes: in bytes, not rounded down (1000 bytes was `0k`).
+    assert_eq!(size_flag((1 << 20) + 1), "1024k");
+    // Under 1 KiB: in bytes, not rounded down to `0k`.
     assert_eq!(size_flag(1000), "1000");
-    assert_eq!(size_flag((1 << 20) + 1), "1048577");
+    assert_eq!(size_flag(1), "1");
 }
 
 #[test]

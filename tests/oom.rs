@@ -16,7 +16,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-const MIB: u64 = 1 << 20;
+use jwrap::units::MIB;
 /// A v2 container with a 1 GiB limit in `/sys/fs/cgroup/memory.max`.
 const V2_FIXTURE: &str = "docker-v2-cgroupns-private";
 /// A v1 container whose memory cgroup is mounted at `/sys/fs/cgroup/memory`, 1 GiB limit.

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const MIB: u64 = 1024 * 1024;
+use jwrap::units::MIB;
 
 /// 300 MiB, half a CPU, CPU 0 only.
 fn container_limits() -> Limits {

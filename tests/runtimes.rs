@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use tempfile::TempDir;
 
-const MIB: u64 = 1 << 20;
+use jwrap::units::MIB;
 /// A v2 container with a 1 GiB memory limit, a CPU limit of 2 and a 3-CPU cpuset on a
 /// 4-CPU host.
 const LIMITED: &str = "docker-v2-cgroupns-private";

@@ -40,7 +40,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The number the SPEC's `cgroup.version` key holds.
+    /// The number `info --json` gives as `cgroup.version` (doc/contract.md).
     pub fn version(self) -> Option<u8> {
         match self {
             Mode::None => None,

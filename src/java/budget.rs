@@ -12,9 +12,8 @@
 //! Arithmetic is exact: sizes are counted in thousandths of a MiB, so the heap never shrinks
 //! when the limit grows, and only the final heap is rounded (down, to whole MiB).
 
+use crate::units::MIB;
 use std::fmt;
-
-pub const MIB: u64 = 1 << 20;
 
 /// Sizes are counted in thousandths of a MiB: every share below is a whole per-mille.
 const UNITS_PER_MIB: u64 = 1000;

@@ -6,11 +6,12 @@
 //! defaults do not fit a container (the heap, direct memory, code cache, metaspace). A setting
 //! the user gave anywhere wins; a flag the JDK would reject is never emitted.
 
-use super::budget::{self, Collector, HeapBudget, HeapRule, MIB, Region, UserRegions};
-use super::userflags::{Knob, UserSettings};
+use super::budget::{self, Collector, HeapBudget, HeapRule, Region, UserRegions};
+use super::userflags::{Knob, UserSetting, UserSettings};
 use super::version::{ContainerSupport, JdkFacts};
 use crate::cgroup::Detection;
 use crate::limits::{Limit, Limits, Source};
+use crate::units::MIB;
 use crate::units::human_bytes;
 use std::path::Path;
 
@@ -114,10 +115,18 @@ pub struct Decision {
 
 /// A size as the JVM reads it: whole MiB as `NNNm`, anything else as `NNNk` (both accepted by
 /// every JDK since 6).
+/// The user's own setting that decides the heap, if any: `-Xmx`, then a RAM percentage, then
+/// `-XX:MaxRAM` (the one jwrap then defers to; `plan` names it when explaining an OOM kill).
+pub fn user_heap_setting(user: &UserSettings) -> Option<&UserSetting> {
+    [Knob::MaxHeap, Knob::RamShare, Knob::MaxRam]
+        .into_iter()
+        .find_map(|knob| user.get(knob))
+}
+
 pub fn size_flag(bytes: u64) -> String {
     if bytes % MIB == 0 {
         format!("{}m", bytes / MIB)
-    } else if bytes % 1024 == 0 {
+    } else if bytes >= 1024 {
         format!("{}k", bytes / 1024)
     } else {
         // In bytes: rounded down to kibibytes, a limit under 1 KiB would be `0k`.
@@ -279,7 +288,7 @@ pub fn sight(jdk: &JdkFacts, cgroup: &CgroupFacts, user: &UserSettings) -> Sight
 }
 
 /// The JVM's defaults for its GC and compiler threads, from a CPU count (HotSpot's formulas,
-/// jvm-sizing.md §3.2), for JDKs that cannot be told the count with `-XX:ActiveProcessorCount`.
+/// doc/sizing.md), for JDKs that cannot be told the count with `-XX:ActiveProcessorCount`.
 fn thread_count_flags(cpus: u32) -> Vec<String> {
     let n = cpus.max(1);
     let parallel = if n <= 8 { n } else { 8 + (n - 8) * 5 / 8 };
@@ -399,9 +408,7 @@ fn memory_flags(
     let budget = budget::budget(limit, &regions, collector, policy.heap_percent);
 
     // The heap.
-    let heap_setting = [Knob::MaxHeap, Knob::RamShare, Knob::MaxRam]
-        .into_iter()
-        .find_map(|knob| user.get(knob));
+    let heap_setting = user_heap_setting(user);
     match heap_setting {
         Some(setting) => decision
             .reasons

@@ -70,10 +70,7 @@ pub struct Jdk {
 
 /// COMMAND's program is `java` (by name: `java`, `./java`, `/opt/jdk/bin/java`).
 pub fn program_is_java(command: &[OsString]) -> bool {
-    command
-        .first()
-        .and_then(|program| Path::new(program).file_name())
-        .is_some_and(|name| name == "java")
+    crate::config::program_name(command).is_some_and(|name| name == "java")
 }
 
 /// Find the JDK for `command`. `None` when there is none to find.

@@ -15,9 +15,6 @@ pub mod discover;
 pub mod userflags;
 pub mod version;
 
-#[cfg(test)]
-mod matrix;
-
 use crate::cgroup::Detection;
 use crate::config::Config;
 use decide::{CgroupFacts, Decision};

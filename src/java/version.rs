@@ -1,7 +1,7 @@
 //! Java versions: parsing what a JDK says about itself (its `release` file, `java -version`), and
 //! what each version knows about containers and accepts on its command line.
 //!
-//! The facts come from the JDK's history (see jvm-sizing.md §3): container support arrived in
+//! The facts come from the JDK's history (doc/sizing.md, "What a JDK can see"): container support arrived in
 //! 10 and 8u191, cgroup v2 in 15, 11.0.16 and 8u372; JDKs up to 18.0.1, 17.0.4 and 11.0.16 (and
 //! every 8u) turn `cpu.shares` into a CPU count; JDKs before 24 (and 21.0.8) read only their own
 //! cgroup, not its parents. Everything here is pure.

@@ -1,13 +1,11 @@
 //! The decision over a matrix of JDKs × cgroup layouts × user settings in every channel:
 //! no flag a JDK rejects, no duplicate of a user's setting, heaps within their bounds.
-//!
-//! Test code only: java/mod.rs declares it as `#[cfg(test)] mod matrix;`.
 
-use super::budget::MIB;
-use super::decide::{CgroupFacts, Decision, Placed, Policy, decide};
-use super::userflags::{self, Knob, Sources, UserSettings, classify};
-use super::version::{JdkFacts, parse_version};
-use crate::limits::{Limit, Limits, Source, effective_cpus};
+use jwrap::java::decide::{CgroupFacts, Decision, Placed, Policy, decide};
+use jwrap::java::userflags::{self, Knob, Sources, UserSettings, classify};
+use jwrap::java::version::{JdkFacts, parse_version};
+use jwrap::limits::{Limit, Limits, Source, effective_cpus};
+use jwrap::units::MIB;
 use std::ffi::OsString;
 use std::io;
 use std::path::Path;
@@ -37,7 +35,7 @@ fn jdk(version: &str, oracle: bool) -> JdkFacts {
     }
 }
 
-/// Whether a JDK starts with `flag`: the table of jvm-sizing.md §3.1 and §3.4, as data.
+/// Whether a JDK starts with `flag`: the table of doc/sizing.md ("Which JDK accepts which flag"), as data.
 fn accepted(facts: &JdkFacts, flag: &str) -> bool {
     let Some(v) = &facts.version else {
         return false;
