@@ -27,6 +27,8 @@ impl Environment {
         }
     }
 
+    /// An environment made up by a test.
+    #[cfg(test)]
     pub fn from_pairs<K: Into<OsString>, V: Into<OsString>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Environment {

@@ -65,10 +65,6 @@ impl Root {
         &self.prefix
     }
 
-    pub fn is_host(&self) -> bool {
-        self.prefix == Path::new("/")
-    }
-
     /// The real path of `path` (an absolute path inside the root).
     ///
     /// `Path::join` with an absolute path would replace the prefix and silently escape a fake
@@ -96,10 +92,6 @@ impl Root {
     /// The whole file as text.
     pub fn read(&self, path: &Path) -> Result<String, ReadError> {
         read_text(&self.real_path(path))
-    }
-
-    pub fn exists(&self, path: &Path) -> bool {
-        self.real_path(path).exists()
     }
 
     pub fn is_dir(&self, path: &Path) -> bool {
@@ -191,7 +183,6 @@ mod tests {
     #[test]
     fn the_host_root_is_slash() {
         let root = Root::host();
-        assert!(root.is_host());
         assert_eq!(
             root.real_path(Path::new("/proc/self/cgroup")),
             PathBuf::from("/proc/self/cgroup")

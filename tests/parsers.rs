@@ -4,9 +4,9 @@
 
 use jwrap::cgroup::layout::{Controller, Layout, Mode, Placement, layout};
 use jwrap::cgroup::parse::{
-    CgroupMount, LimitValue, Membership, Quota, cfs_quota, cgroup_mounts, cgroup_mounts_carrying,
-    controller_list, cpu_list_count, cpu_max, keyed_u64, limit_value, memberships,
-    memberships_carrying, meminfo_total, single_i64, single_u64, unescape_octal,
+    CgroupMount, LimitValue, Membership, Quota, cfs_quota, cgroup_mounts, controller_list,
+    cpu_list_count, cpu_max, keyed_u64, limit_value, memberships, meminfo_total, single_i64,
+    single_u64, unescape_octal,
 };
 use jwrap::signals::{MAX_SIGNAL, Rewrite, parse_rewrite, parse_signal, signal_name};
 use jwrap::units::{parse_cpus, parse_percent, parse_seconds, parse_size};
@@ -244,12 +244,6 @@ proptest! {
             }
             text.push('\n');
         }
-        let carrying: Vec<CgroupMount> = expected
-            .iter()
-            .filter(|m| m.unified || m.controllers.iter().any(|c| Controller::NAMES.contains(&c.as_str())))
-            .cloned()
-            .collect();
-        prop_assert_eq!(cgroup_mounts_carrying(&text, &Controller::NAMES), carrying);
         prop_assert_eq!(cgroup_mounts(&text), expected);
     }
 
@@ -320,12 +314,6 @@ proptest! {
             })
             .collect();
         let expected: Vec<Membership> = lines.iter().filter_map(|line| line.as_ref().ok().cloned()).collect();
-        let carrying: Vec<Membership> = expected
-            .iter()
-            .filter(|m| m.hierarchy == 0 || m.controllers.iter().any(|c| Controller::NAMES.contains(&c.as_str())))
-            .cloned()
-            .collect();
-        prop_assert_eq!(memberships_carrying(&text, &Controller::NAMES), carrying);
         prop_assert_eq!(memberships(&text), expected);
     }
 }
@@ -742,10 +730,6 @@ proptest! {
         let mounts = cgroup_mounts(&mountinfo);
         let lines = memberships(&cgroup);
         check_layout(&layout(&mounts, &lines), &mounts, &lines)?;
-        // Leaving out the v1 hierarchies jwrap does not read changes nothing.
-        let carrying = cgroup_mounts_carrying(&mountinfo, &Controller::NAMES);
-        let member_of = memberships_carrying(&cgroup, &Controller::NAMES);
-        prop_assert_eq!(layout(&carrying, &member_of), layout(&mounts, &lines));
     }
 }
 
@@ -755,16 +739,6 @@ proptest! {
 
 fn check_mountinfo(text: &str) -> Result<(), TestCaseError> {
     let line_count = text.lines().count();
-    let carrying: Vec<CgroupMount> = cgroup_mounts(text)
-        .into_iter()
-        .filter(|m| {
-            m.unified
-                || m.controllers
-                    .iter()
-                    .any(|c| Controller::NAMES.contains(&c.as_str()))
-        })
-        .collect();
-    prop_assert_eq!(cgroup_mounts_carrying(text, &Controller::NAMES), carrying);
     for mount in cgroup_mounts(text) {
         prop_assert!(mount.line < line_count);
         prop_assert!(!mount.unified || mount.controllers.is_empty());
@@ -778,16 +752,6 @@ fn check_mountinfo(text: &str) -> Result<(), TestCaseError> {
 }
 
 fn check_cgroup_file(text: &str) -> Result<(), TestCaseError> {
-    let carrying: Vec<Membership> = memberships(text)
-        .into_iter()
-        .filter(|m| {
-            m.hierarchy == 0
-                || m.controllers
-                    .iter()
-                    .any(|c| Controller::NAMES.contains(&c.as_str()))
-        })
-        .collect();
-    prop_assert_eq!(memberships_carrying(text, &Controller::NAMES), carrying);
     for line in memberships(text) {
         prop_assert!(line.path.starts_with('/'));
     }

@@ -15,9 +15,6 @@ pub enum Controller {
 }
 
 impl Controller {
-    /// The names of all three: the v1 hierarchies the layout can use.
-    pub const NAMES: [&'static str; 3] = ["memory", "cpu", "cpuset"];
-
     /// The v1 controller name, which is also the name in a v2 `cgroup.controllers` file.
     pub fn name(self) -> &'static str {
         match self {

@@ -322,8 +322,8 @@ fn read_layout(reader: &mut Reader<'_>, mountinfo: Option<&str>) -> Layout {
     let cgroup = essential_text(reader, PROC_SELF_CGROUP);
     match (mountinfo, cgroup) {
         (Some(mountinfo), Some(cgroup)) => layout::layout(
-            &parse::cgroup_mounts_carrying(mountinfo, &layout::Controller::NAMES),
-            &parse::memberships_carrying(&cgroup, &layout::Controller::NAMES),
+            &parse::cgroup_mounts(mountinfo),
+            &parse::memberships(&cgroup),
         ),
         _ => layout::layout(&[], &[]),
     }

@@ -36,40 +36,6 @@ pub fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
         .collect()
 }
 
-/// The cgroup2 mounts and the v1 hierarchies that carry one of `controllers`: what
-/// `cgroup_mounts` gives, less the other v1 hierarchies, whose lines are not even parsed (a v1
-/// host mounts a dozen; the full parse of a line is most of what reading mountinfo costs).
-pub fn cgroup_mounts_carrying(mountinfo: &str, controllers: &[&str]) -> Vec<CgroupMount> {
-    mountinfo
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| may_carry(line, controllers))
-        .filter_map(|(index, line)| cgroup_mount(line, index))
-        .filter(|mount| {
-            mount.unified
-                || mount
-                    .controllers
-                    .iter()
-                    .any(|controller| controllers.contains(&controller.as_str()))
-        })
-        .collect()
-}
-
-/// False only for a v1 cgroup line whose super options name none of `controllers`.
-fn may_carry(line: &str, controllers: &[&str]) -> bool {
-    let Some(after_separator) = after_separator(line) else {
-        return true;
-    };
-    let mut fields = after_separator.splitn(3, ' ');
-    if fields.next() != Some("cgroup") {
-        return true;
-    }
-    let super_options = fields.nth(1).unwrap_or("");
-    super_options
-        .split(',')
-        .any(|option| controllers.contains(&option))
-}
-
 fn cgroup_mount(line: &str, index: usize) -> Option<CgroupMount> {
     // The fields after the lone "-" are type, source and super options; super options may hold
     // spaces (Docker Desktop's 9p), so only the type is checked before handing the line over.
@@ -186,35 +152,6 @@ pub struct Membership {
 }
 
 /// The lines of `/proc/self/cgroup` that parse; a malformed line is skipped, not fatal.
-/// The v2 line and the v1 lines of hierarchies that carry one of `controllers`: what
-/// `memberships` gives, less the other v1 hierarchies, whose lines are not parsed at all.
-pub fn memberships_carrying(proc_self_cgroup: &str, controllers: &[&str]) -> Vec<Membership> {
-    // Left out: a line of a v1 hierarchy (a number other than 0) that lists none of them.
-    let wanted = |line: &&str| {
-        let mut fields = line.splitn(3, ':');
-        match (fields.next().map(str::parse::<u64>), fields.next()) {
-            (Some(Ok(hierarchy)), Some(list)) if hierarchy != 0 => {
-                list.split(',').any(|c| controllers.contains(&c))
-            }
-            _ => true,
-        }
-    };
-    // Whole lines, endings included, so that a kept line parses exactly as it would in place.
-    let relevant: String = proc_self_cgroup
-        .split_inclusive('\n')
-        .filter(wanted)
-        .collect();
-    memberships(&relevant)
-        .into_iter()
-        .filter(|m| {
-            m.hierarchy == 0
-                || m.controllers
-                    .iter()
-                    .any(|controller| controllers.contains(&controller.as_str()))
-        })
-        .collect()
-}
-
 pub fn memberships(proc_self_cgroup: &str) -> Vec<Membership> {
     proc_self_cgroup
         .lines()
@@ -563,25 +500,6 @@ not a line
             proptest::prop_assert_eq!(
                 after_separator(&text),
                 text.split_once(" - ").map(|(_, after)| after)
-            );
-        }
-    }
-
-    #[test]
-    fn only_the_lines_of_other_v1_hierarchies_are_left_out() {
-        let names = ["memory", "cpu", "cpuset"];
-        let text = "12:pids:/a\n4:memory:/b\n3:cpu,cpuacct:/c\n1:name=systemd:/d\n0::/e\n";
-        let kept: Vec<String> = memberships_carrying(text, &names)
-            .into_iter()
-            .map(|m| m.path)
-            .collect();
-        assert_eq!(kept, ["/b", "/c", "/e"]);
-        // Lines are kept whole, so a kept line parses exactly as it would in place.
-        for odd in ["0::/\r", "00::/x\n", "4:memory:/b\r\n", "x:memory:/y"] {
-            assert_eq!(
-                memberships_carrying(odd, &names),
-                memberships(odd),
-                "{odd:?}"
             );
         }
     }
