@@ -13,6 +13,7 @@
 
 use clap_complete::Shell;
 use jwrap::cli;
+use std::fmt::Write;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ const COMPLETIONS: [(Shell, &str); 3] = [
 ];
 
 /// The files `write_docs` writes, relative to its directory.
+#[must_use]
 pub fn doc_files() -> Vec<PathBuf> {
     let completions = Path::new("completions");
     std::iter::once(PathBuf::from("jwrap.1"))
@@ -46,7 +48,7 @@ fn roff_escape(line: &str) -> String {
     }
 }
 
-/// SYNOPSIS from the usage the help shows (clap_mangen's own lists every option without its
+/// SYNOPSIS from the usage the help shows (`clap_mangen`'s own lists every option without its
 /// value, which says less than the two lines of `--help`).
 fn synopsis(command: &clap::Command) -> String {
     let usage = command.clone().render_usage().to_string();
@@ -67,7 +69,7 @@ fn after_help_sections(command: &clap::Command) -> String {
         let (first, rest) = paragraph.split_once('\n').unwrap_or((paragraph, ""));
         match first.split_once(':') {
             Some((heading, "")) => {
-                roff += &format!(".SH \"{}\"\n.nf\n", heading.to_uppercase());
+                let _ = write!(roff, ".SH \"{}\"\n.nf\n", heading.to_uppercase());
                 for line in rest.lines() {
                     roff += &roff_escape(line);
                     roff.push('\n');
@@ -75,7 +77,7 @@ fn after_help_sections(command: &clap::Command) -> String {
                 roff += ".fi\n";
             }
             Some((heading, start)) => {
-                roff += &format!(".SH \"{}\"\n", heading.to_uppercase());
+                let _ = writeln!(roff, ".SH \"{}\"", heading.to_uppercase());
                 // "Exit status: the command's" reads as "The command's" under its heading.
                 let mut chars = start.trim().chars();
                 let start: String = chars
@@ -101,9 +103,9 @@ fn after_help_sections(command: &clap::Command) -> String {
     roff
 }
 
-/// The man page: clap_mangen's title, name, description and options; the synopsis and the
+/// The man page: `clap_mangen`'s title, name, description and options; the synopsis and the
 /// closing sections from the help text; and the `info` subcommand's own options in a section of
-/// their own (clap_mangen would refer to a separate jwrap-info(1) page, which one subcommand
+/// their own (`clap_mangen` would refer to a separate jwrap-info(1) page, which one subcommand
 /// with one option does not need).
 fn man_page() -> io::Result<Vec<u8>> {
     let command = cli::command();

@@ -49,6 +49,7 @@ struct TopLevel {
 
 /// jwrap's whole command line, as clap defines it: what parsing, `--help`, the man page and the
 /// shell completions use. Every option is global, so it may come before or after `info`.
+#[must_use]
 pub fn command() -> clap::Command {
     let options_everywhere = TopLevel::command().mut_args(|arg| {
         if arg.is_positional() {
@@ -113,9 +114,11 @@ pub struct Options {
     )]
     pub heap_percent: Option<String>,
 
-    /// How JVM flags are passed: auto (arguments when COMMAND is java, else JAVA_TOOL_OPTIONS), args, env, off.
+    // Help text, not Markdown: clap shows it as written.
     #[arg(
         long,
+        help = "How JVM flags are passed: auto (arguments when COMMAND is java, else \
+                JAVA_TOOL_OPTIONS), args, env, off",
         value_name = "MODE",
         env = "JWRAP_JAVA_FLAGS",
         default_value = "auto"
@@ -220,6 +223,7 @@ pub struct Parsed {
 
 impl Parsed {
     /// The option or variable the value of option `id` came from, for messages.
+    #[must_use]
     pub fn name<'a>(&'a self, id: &'a str) -> &'a str {
         self.names
             .iter()
@@ -229,6 +233,9 @@ impl Parsed {
 }
 
 /// Parse `args` (argv without the program name).
+///
+/// # Errors
+/// clap's error for an unknown option or a missing value, and for `--help` and `--version`.
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::Error> {
     use clap::parser::ValueSource;
     let definition = command();

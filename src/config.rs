@@ -1,7 +1,7 @@
 //! The one place where options and the environment become a `Config`.
 //!
 //! clap reads the `JWRAP_*` variables while parsing; everything else jwrap needs from the
-//! environment (JAVA_HOME, PATH, JAVA_TOOL_OPTIONS...) is captured here once, as an
+//! environment (`JAVA_HOME`, PATH, `JAVA_TOOL_OPTIONS`...) is captured here once, as an
 //! `Environment` value that the pure parts of jwrap take as an argument.
 
 use crate::cli::{Parsed, Sub};
@@ -21,6 +21,7 @@ pub struct Environment {
 }
 
 impl Environment {
+    #[must_use]
     pub fn from_process() -> Environment {
         Environment {
             vars: std::env::vars_os().collect(),
@@ -40,6 +41,7 @@ impl Environment {
         }
     }
 
+    #[must_use]
     pub fn get(&self, name: &str) -> Option<&OsStr> {
         self.vars
             .iter()
@@ -53,12 +55,14 @@ impl Environment {
         self.get(name).and_then(OsStr::to_str)
     }
 
+    #[must_use]
     pub fn vars(&self) -> &[(OsString, OsString)] {
         &self.vars
     }
 }
 
 /// The file name of COMMAND's program: `java` for `java`, `./java` and `/opt/jdk/bin/java`.
+#[must_use]
 pub fn program_name(command: &[OsString]) -> Option<&OsStr> {
     command
         .first()
@@ -77,11 +81,11 @@ pub enum Action {
 /// How the JVM flags reach the JVM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JavaFlagsMode {
-    /// As arguments when COMMAND is `java`, else in JAVA_TOOL_OPTIONS.
+    /// As arguments when COMMAND is `java`, else in `JAVA_TOOL_OPTIONS`.
     Auto,
     /// As arguments right after `java`.
     Args,
-    /// Appended to JAVA_TOOL_OPTIONS.
+    /// Appended to `JAVA_TOOL_OPTIONS`.
     Env,
     /// No JVM flags at all.
     Off,
@@ -129,6 +133,11 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The configuration for `parsed` in `env`.
+///
+/// # Errors
+/// A `UsageError` naming the option or variable whose value cannot be used, or saying that
+/// COMMAND is missing.
 pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
     // The name the user wrote for an option's value: the option, or its variable.
     let named = |id: &'static str| parsed.name(id);

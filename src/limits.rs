@@ -26,6 +26,7 @@ impl Source {
     }
 
     /// The file path or the option name: what `info` prints and `source` in JSON holds.
+    #[must_use]
     pub fn origin(&self) -> &str {
         match self {
             Source::File { path, .. } => path,
@@ -115,10 +116,16 @@ pub struct Limits {
 }
 
 /// ⌈quota⌉, the cpuset and the host, whichever is smallest; at least one CPU.
+#[must_use]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the ceiling is checked against u32::MAX first, and CPU counts are positive"
+)]
 pub fn effective_cpus(host: Option<u32>, cpuset: Option<u32>, quota: Option<f64>) -> u32 {
     let quota_cpus = quota.map(|cpus| {
         let ceiling = cpus.ceil();
-        if ceiling >= u32::MAX as f64 {
+        if ceiling >= f64::from(u32::MAX) {
             u32::MAX
         } else {
             ceiling as u32

@@ -49,6 +49,7 @@ pub fn info(message: &str) {
     }
 }
 
+#[must_use]
 pub fn is_verbose() -> bool {
     verbosity() >= Verbosity::Verbose
 }
@@ -63,6 +64,7 @@ pub fn notice(message: &str) {
 
 /// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`): for a value from the
 /// user or a file inside one of jwrap's messages, where a newline would start a line of its own.
+#[must_use]
 pub fn escape(text: &str) -> String {
     text.chars()
         .map(|c| {

@@ -49,6 +49,7 @@ enum Evidence<'a> {
 }
 
 /// The child was killed with SIGKILL, directly or behind a shell.
+#[must_use]
 pub fn killed(exit: ChildExit) -> bool {
     matches!(
         exit,
@@ -82,6 +83,7 @@ fn evidence<'a>(
 
 /// The explanation, one line per fact (the caller adds `jwrap: `), or `None` when the child
 /// did not die of an out-of-memory kill.
+#[must_use]
 pub fn explain(death: &Death<'_>) -> Option<String> {
     if !killed(death.exit) {
         return None;

@@ -60,6 +60,7 @@ pub enum Reason {
 }
 
 impl Reason {
+    #[must_use]
     pub fn text(&self) -> &str {
         match self {
             Reason::Note(text) | Reason::Warning(text) => text,
@@ -109,6 +110,7 @@ impl Plan {
     }
 }
 
+#[must_use]
 pub fn plan(
     config: &Config,
     limits: &Limits,
@@ -162,7 +164,7 @@ fn heap_decided_by(java: &JavaInputs, flags: &[String], delivery: Delivery) -> H
 enum Delivery {
     /// Right after `java`, before everything the user wrote.
     Arguments,
-    /// Appended to JAVA_TOOL_OPTIONS, for a COMMAND that starts java later.
+    /// Appended to `JAVA_TOOL_OPTIONS`, for a COMMAND that starts java later.
     ToolOptions,
     Off,
 }
@@ -326,7 +328,7 @@ mod tests {
         super::plan(config, limits, java, &runtime)
     }
 
-    /// The plan's JAVA_TOOL_OPTIONS, if it sets it.
+    /// The plan's `JAVA_TOOL_OPTIONS`, if it sets it.
     fn tool_options(plan: &Plan) -> Option<String> {
         plan.env
             .iter()

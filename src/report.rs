@@ -114,6 +114,7 @@ fn cpu_list(limit: &Limit<CpuList>) -> Option<&CpuList> {
 }
 
 impl Report<'_> {
+    #[must_use]
     pub fn json(&self) -> Json<'_> {
         let d = self.detection;
         let l = self.limits;
@@ -180,6 +181,7 @@ impl Report<'_> {
         }
     }
 
+    #[must_use]
     pub fn table(&self) -> String {
         let d = self.detection;
         let l = self.limits;
@@ -240,13 +242,19 @@ impl Report<'_> {
         rows.push(limit_row("host memory", &d.host.memory, |b| {
             human_bytes(*b)
         }));
-        rows.push(limit_row("host cpus", &d.host.cpus, |n| n.to_string()));
+        rows.push(limit_row(
+            "host cpus",
+            &d.host.cpus,
+            std::string::ToString::to_string,
+        ));
         if let Some(plan) = self.plan {
             rows.extend(plan_rows(plan, &self.java));
         }
         let mut out = render(&rows);
         for warning in &d.warnings {
-            out.push_str(&format!("warning: {warning}\n"));
+            out.push_str("warning: ");
+            out.push_str(warning);
+            out.push('\n');
         }
         out
     }

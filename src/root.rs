@@ -57,10 +57,12 @@ impl Root {
     }
 
     /// The machine jwrap runs on.
+    #[must_use]
     pub fn host() -> Root {
         Root::new("/")
     }
 
+    #[must_use]
     pub fn prefix(&self) -> &Path {
         &self.prefix
     }
@@ -70,6 +72,7 @@ impl Root {
     /// `Path::join` with an absolute path would replace the prefix and silently escape a fake
     /// root, so the path is re-assembled from its normal components; `..` cannot climb above
     /// the prefix either.
+    #[must_use]
     pub fn real_path(&self, path: &Path) -> PathBuf {
         let mut real = self.prefix.clone();
         let mut depth = 0usize;
@@ -90,21 +93,31 @@ impl Root {
     }
 
     /// The whole file as text.
+    ///
+    /// # Errors
+    /// As `read_bytes`, and `NotText` when the file is not UTF-8.
     pub fn read(&self, path: &Path) -> Result<String, ReadError> {
         read_text(&self.real_path(path))
     }
 
+    #[must_use]
     pub fn is_dir(&self, path: &Path) -> bool {
         self.real_path(path).is_dir()
     }
 }
 
 /// The whole of a file outside any root (a JDK's `release`, an `@argfile`), as text.
+///
+/// # Errors
+/// As `read_bytes`, and `NotText` when the file is not UTF-8.
 pub fn read_text(path: &Path) -> Result<String, ReadError> {
     String::from_utf8(read_bytes(path)?).map_err(|_| ReadError::NotText)
 }
 
 /// The whole of a regular file of at most `MAX_FILE_BYTES`.
+///
+/// # Errors
+/// As `open_regular`; `TooLarge` above the cap; `Unreadable` when a read fails.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
     let file = open_regular(path)?;
     let mut bytes = Vec::new();
@@ -119,6 +132,9 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
 
 /// `path` opened for reading, if it is a regular file. Opened without blocking, so a FIFO
 /// (whose open waits for a writer) is found out by `fstat` instead of hanging jwrap.
+///
+/// # Errors
+/// `Missing`, `Unreadable` (with the system's reason), or `NotRegular` with what it is.
 pub fn open_regular(path: &Path) -> Result<File, ReadError> {
     let file = OpenOptions::new()
         .read(true)
@@ -162,6 +178,7 @@ fn short_io_error(err: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write;
 
     #[test]
     fn absolute_paths_stay_below_the_prefix() {
@@ -203,7 +220,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path());
         std::fs::create_dir(dir.path().join("proc")).unwrap();
-        let long: String = (0..1500).map(|line| format!("{line:07}\n")).collect();
+        let long: String = (0..1500).fold(String::new(), |mut text, line| {
+            let _ = writeln!(text, "{line:07}");
+            text
+        });
         std::fs::write(dir.path().join("proc/long"), &long).unwrap();
         std::fs::write(dir.path().join("proc/empty"), "").unwrap();
         std::fs::write(dir.path().join("proc/binary"), [0xff, 0xfe, 0]).unwrap();

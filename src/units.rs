@@ -39,6 +39,16 @@ fn parse_positive_decimal(text: &str) -> Option<f64> {
 }
 
 /// `536870912`, `512k`, `512m`, `512Mi`, `512MB`, `1g`, `1.5Gi`, `2t` → bytes.
+///
+/// # Errors
+/// A `BadValue` saying what was expected, for anything but a positive size of at least a byte.
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the product is checked to be within 1..u64::MAX before the cast; sizes are not \
+              exact beyond 2^53 bytes (8 PiB), far above any memory"
+)]
 pub fn parse_size(text: &str) -> Result<u64, BadValue> {
     let bad = || {
         BadValue(format!(
@@ -71,6 +81,9 @@ pub fn parse_size(text: &str) -> Result<u64, BadValue> {
 const MIN_CPUS: f64 = 0.001;
 
 /// `2`, `1.5`, `500m` (Kubernetes millicores) → CPUs, at least 0.001.
+///
+/// # Errors
+/// A `BadValue` saying what was expected, outside 0.001 to 1 000 000.
 pub fn parse_cpus(text: &str) -> Result<f64, BadValue> {
     let bad = || {
         BadValue(format!(
@@ -96,6 +109,9 @@ pub fn parse_cpus(text: &str) -> Result<f64, BadValue> {
 }
 
 /// `0`, `2`, `0.5` → a duration. Zero is allowed (it means "at once" or "off", per option).
+///
+/// # Errors
+/// A `BadValue` saying what was expected, for anything but a number of seconds.
 pub fn parse_seconds(text: &str) -> Result<Duration, BadValue> {
     let bad = || {
         BadValue(format!(
@@ -119,6 +135,9 @@ pub fn parse_seconds(text: &str) -> Result<Duration, BadValue> {
 
 /// A percentage of the memory limit: above 0, at most 1000 (values above 100 exist on purpose,
 /// to reproduce an over-sized heap).
+///
+/// # Errors
+/// A `BadValue` saying what was expected, outside (0, 1000].
 pub fn parse_percent(text: &str) -> Result<f64, BadValue> {
     let bad = || {
         BadValue(format!(
@@ -134,6 +153,13 @@ pub fn parse_percent(text: &str) -> Result<f64, BadValue> {
 }
 
 /// Bytes as a person reads them: `512 MiB`, `1.5 GiB`, `900 KiB`, `17 B`.
+#[must_use]
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "for display, to two decimals: the rounding is the point"
+)]
 pub fn human_bytes(bytes: u64) -> String {
     let units = [(TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")];
     for (size, name) in units {
@@ -150,6 +176,7 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 /// A CPU count without a needless fraction: `2`, `1.5`, `0.25`.
+#[must_use]
 pub fn human_cpus(cpus: f64) -> String {
     let text = format!("{cpus:.3}");
     let text = text.trim_end_matches('0').trim_end_matches('.');

@@ -227,19 +227,19 @@ fn same_number(a: &Number, b: &Number) -> bool {
 #[test]
 fn the_subset_match_catches_differences() {
     let actual = serde_json::json!({
-        "memory": { "limit_bytes": 9223372036854771712u64, "source": "/a" },
+        "memory": { "limit_bytes": 9_223_372_036_854_771_712_u64, "source": "/a" },
         "cpu": { "limit": 2.0 },
         "warnings": ["/x: bad", "/y: bad"],
     });
     let matching = serde_json::json!({
-        "memory": { "limit_bytes": 9223372036854771712u64 },
+        "memory": { "limit_bytes": 9_223_372_036_854_771_712_u64 },
         "cpu": { "limit": 2 },
         "warnings_count": 2,
         "warnings_mention": ["/x"],
     });
     assert!(compare_with_expected(&matching, &actual).is_empty());
     for wrong in [
-        serde_json::json!({ "memory": { "limit_bytes": 9223372036854771711u64 } }),
+        serde_json::json!({ "memory": { "limit_bytes": 9_223_372_036_854_771_711_u64 } }),
         serde_json::json!({ "memory": { "source": null } }),
         serde_json::json!({ "memory": { "missing": 1 } }),
         serde_json::json!({ "cpu": { "limit": 2.5 } }),

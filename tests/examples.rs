@@ -56,7 +56,7 @@ fn read(path: &Path) -> String {
 }
 
 /// A JDK at `home` whose `release` file says `java_version`. Its `bin/java` prints each
-/// argument (`arg=`) and JAVA_TOOL_OPTIONS, then exits with $FAKE_JAVA_EXIT (default 0).
+/// argument (`arg=`) and `JAVA_TOOL_OPTIONS`, then exits with $`FAKE_JAVA_EXIT` (default 0).
 /// Shell built-ins only: the PATH of some tests holds no system directory.
 pub fn fake_jdk(home: &Path, java_version: &str) -> PathBuf {
     fs::create_dir_all(home.join("bin")).unwrap();
@@ -78,7 +78,7 @@ pub fn fake_jdk(home: &Path, java_version: &str) -> PathBuf {
     java
 }
 
-/// The fake java's arguments and JAVA_TOOL_OPTIONS, as it printed them.
+/// The fake java's arguments and `JAVA_TOOL_OPTIONS`, as it printed them.
 fn printed_by_fake_java(output: &Output) -> (Vec<String>, String) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let args = stdout
@@ -105,13 +105,12 @@ pub fn output_within_timeout(command: &mut Command) -> Output {
     let pid = child.id();
     let (done, result) = mpsc::channel();
     std::thread::spawn(move || done.send(child.wait_with_output()));
-    match result.recv_timeout(RUN_TIMEOUT) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            // SAFETY: kill has no memory-safety preconditions; pid is our unreaped child.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-            panic!("{command:?} did not finish within {RUN_TIMEOUT:?}");
-        }
+    if let Ok(output) = result.recv_timeout(RUN_TIMEOUT) {
+        output.unwrap()
+    } else {
+        // SAFETY: kill has no memory-safety preconditions; pid is our unreaped child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        panic!("{command:?} did not finish within {RUN_TIMEOUT:?}");
     }
 }
 
@@ -220,15 +219,12 @@ fn instructions(dockerfile: &str) -> Vec<String> {
         if trimmed.starts_with('#') || (trimmed.is_empty() && current.is_empty()) {
             continue;
         }
-        match trimmed.strip_suffix('\\') {
-            Some(continued) => {
-                current.push_str(continued);
-                current.push(' ');
-            }
-            None => {
-                current.push_str(trimmed);
-                instructions.push(std::mem::take(&mut current));
-            }
+        if let Some(continued) = trimmed.strip_suffix('\\') {
+            current.push_str(continued);
+            current.push(' ');
+        } else {
+            current.push_str(trimmed);
+            instructions.push(std::mem::take(&mut current));
         }
     }
     instructions
@@ -584,8 +580,10 @@ fn kubernetes_command_limits_and_grace_period_agree() {
     let pod = documents
         .iter()
         .find(|d| d["kind"] == "Deployment")
-        .map(|d| &d["spec"]["template"]["spec"])
-        .unwrap_or_else(|| panic!("no Deployment in {}", path.display()));
+        .map_or_else(
+            || panic!("no Deployment in {}", path.display()),
+            |d| &d["spec"]["template"]["spec"],
+        );
     let containers = pod["containers"].as_array().cloned().unwrap_or_default();
     let container = containers
         .iter()
@@ -643,8 +641,10 @@ fn kubernetes_command_limits_and_grace_period_agree() {
         .into_iter()
         .flatten()
         .find(|var| var["name"] == "JWRAP_MEMORY_LIMIT")
-        .map(|var| &var["valueFrom"]["resourceFieldRef"])
-        .unwrap_or_else(|| panic!("no JWRAP_MEMORY_LIMIT from the downward API: {container:#}"));
+        .map_or_else(
+            || panic!("no JWRAP_MEMORY_LIMIT from the downward API: {container:#}"),
+            |var| &var["valueFrom"]["resourceFieldRef"],
+        );
     assert_eq!(downward["resource"], "limits.memory", "{downward:#}");
     assert!(
         downward["containerName"].is_null() || downward["containerName"] == container["name"],

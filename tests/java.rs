@@ -1,5 +1,5 @@
 //! The JVM flags end to end: fake JDKs made at test time (a `release` file and a `bin/java`
-//! shell script that prints its arguments and JAVA_TOOL_OPTIONS), run through the real jwrap
+//! shell script that prints its arguments and `JAVA_TOOL_OPTIONS`), run through the real jwrap
 //! binary with a fake root, so the JDK's version, the cgroup layout and the user's settings are
 //! all known.
 
@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// What the fake `java` does: print each argument and JAVA_TOOL_OPTIONS; on `-version`, run
+/// What the fake `java` does: print each argument and `JAVA_TOOL_OPTIONS`; on `-version`, run
 /// `version_line` (and leave a mark, so a test can tell whether jwrap asked). Shell built-ins
 /// only, or absolute paths: the tests' PATH holds no system directory.
 fn java_script(version_line: &str) -> String {
@@ -134,7 +134,7 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
-/// The fake java's arguments and JAVA_TOOL_OPTIONS, as it printed them.
+/// The fake java's arguments and `JAVA_TOOL_OPTIONS`, as it printed them.
 fn printed(output: &Output) -> (Vec<String>, String) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let args = stdout

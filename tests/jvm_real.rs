@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use jwrap::units::MIB;
 
-/// HotSpot rounds the heap size up to its heap alignment: card size × page size, 512 B × 4 KiB.
+/// `HotSpot` rounds the heap size up to its heap alignment: card size × page size, 512 B × 4 KiB.
 const HEAP_ALIGNMENT: u64 = 2 * MIB;
 
-/// FillHeap's exit status when it caught its OutOfMemoryError.
+/// `FillHeap`'s exit status when it caught its `OutOfMemoryError`.
 const FILL_HEAP_CAUGHT: i32 = 3;
 
 /// Stress's arguments: 2 seconds of load, 150 platform threads, 3000 hidden classes, 8 MiB of
@@ -183,7 +183,7 @@ fn setup(name: &str, mib: u64) -> Result<(RealCgroup, PathBuf), String> {
     Ok((RealCgroup::create(name, limits)?, programs))
 }
 
-/// The kernel's OOM kills in the group so far (`oom_kill` in memory.oom_control).
+/// The kernel's OOM kills in the group so far (`oom_kill` in `memory.oom_control`).
 fn oom_kills(group: &RealCgroup) -> u64 {
     let control = std::fs::read_to_string(group.memory_dir().join("memory.oom_control"))
         .expect("memory.oom_control");
@@ -207,7 +207,7 @@ fn final_flag(output: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in the -XX:+PrintFlagsFinal output:\n{output}"))
 }
 
-/// The host's memory as the JVM sees it (sysconf pages × page size = MemTotal).
+/// The host's memory as the JVM sees it (sysconf pages × page size = `MemTotal`).
 fn host_memory() -> u64 {
     let meminfo = std::fs::read_to_string("/proc/meminfo").expect("/proc/meminfo");
     let kib: u64 = meminfo
@@ -314,9 +314,9 @@ fn a_blind_jvm_gets_the_heap_jwrap_decided() {
     );
 }
 
-/// FillHeap in a real 256 MiB cgroup: a blind JVM without jwrap grows its heap past the limit
+/// `FillHeap` in a real 256 MiB cgroup: a blind JVM without jwrap grows its heap past the limit
 /// and the kernel kills it; under jwrap it hits its own heap limit first and catches the
-/// OutOfMemoryError.
+/// `OutOfMemoryError`.
 #[test]
 fn b_fill_heap_is_oom_killed_without_jwrap_and_catches_oom_with_it() {
     let mib = 256;
@@ -438,7 +438,11 @@ fn c_stress_survives_2g_aware() {
 
 #[test]
 fn heap_of_flags_reads_the_last_heap_setting() {
-    let flags = |list: &[&str]| list.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    let flags = |list: &[&str]| {
+        list.iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(heap_of_flags(&flags(&["-Xmx300m"])), Some(300 * MIB));
     assert_eq!(
         heap_of_flags(&flags(&["-Xmx1g", "-XX:MaxHeapSize=157286400"])),

@@ -1,5 +1,5 @@
 //! What jwrap says about odd values: each message tells the truth about the value it names
-//! (no "no MemTotal line" for a MemTotal of 0, no "0 CPUs" for a limit above 0) and no flag it
+//! (no "no `MemTotal` line" for a `MemTotal` of 0, no "0 CPUs" for a limit above 0) and no flag it
 //! emits is a value the JVM would read as zero.
 
 use crate::detect::copy_of_fixture;

@@ -22,6 +22,7 @@ use crate::examples::{
 use crate::util::jwrap;
 use jwrap::cli;
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -602,7 +603,7 @@ fn the_command_parser_reads_shell_as_a_shell_would() {
             .collect()
     };
     assert_eq!(
-        words(r#"jwrap -v -- sh -c 'exit 0'   # a comment"#),
+        words(r"jwrap -v -- sh -c 'exit 0'   # a comment"),
         ["jwrap", "-v", "--", "sh", "-c", "exit 0"]
     );
     assert_eq!(
@@ -812,8 +813,9 @@ fn the_options_table_check_finds_missing_and_unknown_rows() {
             .map(|s| format!("`-{s}`, "))
             .unwrap_or_default();
         let variable = arg.get_env().map(|v| v.to_string_lossy().into_owned());
-        table += &format!(
-            "| {short}`--{long}` | `{}` | |\n",
+        let _ = writeln!(
+            table,
+            "| {short}`--{long}` | `{}` | |",
             variable.unwrap_or_default()
         );
     }
@@ -917,7 +919,7 @@ fn the_man_page_names_every_option_and_variable() {
     let arguments = command.get_arguments().chain(
         command
             .get_subcommands()
-            .flat_map(|sub| sub.get_arguments()),
+            .flat_map(clap::Command::get_arguments),
     );
     let mut checked = 0;
     for arg in arguments {

@@ -35,11 +35,13 @@ pub struct JavaInputs {
 /// Find the JDK for the configured COMMAND and the user's settings for it. `None` when there is
 /// no COMMAND, or no JDK to be found for it.
 /// The JDK that COMMAND runs or may start, if there is one.
+#[must_use]
 pub fn find_jdk(config: &Config) -> Option<Jdk> {
     discover::find(&config.command, &config.env)
 }
 
 /// Everything the JVM decision needs about `jdk`, the user's settings and the cgroups.
+#[must_use]
 pub fn inspect(config: &Config, jdk: Jdk, detection: &Detection) -> JavaInputs {
     let command_is_java = discover::program_is_java(&config.command);
     // A command line is only known to be the JVM's when COMMAND is java, or when the user
@@ -69,6 +71,7 @@ pub fn inspect(config: &Config, jdk: Jdk, detection: &Detection) -> JavaInputs {
 }
 
 /// One line naming the JDK, its version and where the version came from.
+#[must_use]
 pub fn describe_jdk(jdk: &Jdk) -> String {
     let version = match &jdk.facts.version {
         Some(v) => format!("version {v}"),

@@ -21,6 +21,7 @@ pub struct JavaVersion {
 
 impl JavaVersion {
     /// At least `feature.interim.update` (for 8: update only).
+    #[must_use]
     pub fn at_least(&self, feature: u32, update: u32) -> bool {
         (self.feature, self.interim, self.update) >= (feature, 0, update)
     }
@@ -41,6 +42,7 @@ impl fmt::Display for JavaVersion {
 
 /// `1.8.0_181`, `1.8.0_181-b13`, `11.0.9`, `17.0.15+6-Debian-1deb12u1`, `21`, `22-ea`,
 /// `11.0.16.1` (a fourth number is a vendor's re-spin and is ignored).
+#[must_use]
 pub fn parse_version(text: &str) -> Option<JavaVersion> {
     let text = text.trim().trim_matches('"');
     let core = text
@@ -83,12 +85,13 @@ pub struct ReleaseFile {
     pub java_version: Option<String>,
     pub runtime_version: Option<String>,
     pub implementor: Option<String>,
-    /// `JVM_VARIANT` (`Openj9` on OpenJ9 builds).
+    /// `JVM_VARIANT` (`Openj9` on `OpenJ9` builds).
     pub jvm_variant: Option<String>,
     /// `BUILD_TYPE` (`commercial` on Oracle's JDK 8).
     pub build_type: Option<String>,
 }
 
+#[must_use]
 pub fn parse_release(text: &str) -> ReleaseFile {
     let mut release = ReleaseFile::default();
     for line in text.lines() {
@@ -161,6 +164,7 @@ pub enum ContainerSupport {
 
 impl ContainerSupport {
     /// The words `info` shows.
+    #[must_use]
     pub fn describe(self) -> &'static str {
         match self {
             ContainerSupport::None => "none",
@@ -179,7 +183,7 @@ pub struct JdkFacts {
     pub version: Option<JavaVersion>,
     /// Oracle's own JDK (for 8u191–8u211, the build known to carry container support).
     pub oracle: bool,
-    /// Eclipse OpenJ9 rather than HotSpot.
+    /// Eclipse `OpenJ9` rather than `HotSpot`.
     pub openj9: bool,
 }
 
@@ -194,6 +198,7 @@ const JDK8_CGROUP_V2: u32 = 372;
 const JDK11_CGROUP_V2: u32 = 16;
 
 impl JdkFacts {
+    #[must_use]
     pub fn container_support(&self) -> ContainerSupport {
         let Some(v) = &self.version else {
             return ContainerSupport::Unknown;
@@ -213,6 +218,7 @@ impl JdkFacts {
     }
 
     /// Why `container_support` says what it says, in one clause.
+    #[must_use]
     pub fn support_reason(&self) -> String {
         let Some(v) = &self.version else {
             return "the JDK's version is unknown, so jwrap assumes the oldest behaviour: no \
@@ -240,6 +246,7 @@ impl JdkFacts {
 
     /// `-XX:ActiveProcessorCount` exists: 10+, and the 8u builds known to carry container
     /// support.
+    #[must_use]
     pub fn has_active_processor_count(&self) -> bool {
         matches!(
             self.container_support(),
@@ -247,8 +254,9 @@ impl JdkFacts {
         )
     }
 
-    /// Metaspace (and `-XX:MaxMetaspaceSize`) exists from JDK 8; JDK 7 had PermGen and would
+    /// Metaspace (and `-XX:MaxMetaspaceSize`) exists from JDK 8; JDK 7 had `PermGen` and would
     /// reject the flag.
+    #[must_use]
     pub fn has_metaspace(&self) -> bool {
         self.version.as_ref().is_some_and(|v| v.feature >= 8)
     }
@@ -256,12 +264,14 @@ impl JdkFacts {
     /// The launcher reads `JDK_JAVA_OPTIONS` and expands `@argfiles` from JDK 9 on; JDK 8
     /// ignores both. An unknown version is assumed to read them, so a user's setting there is
     /// never duplicated.
+    #[must_use]
     pub fn has_launcher_options(&self) -> bool {
         self.version.as_ref().is_none_or(|v| v.feature >= 9)
     }
 
     /// JDKs that turn `cpu.shares` (v1) or `cpu.weight` (v2) into a CPU count: every 8u, 10,
     /// and until 11.0.16, 17.0.4 and 18.0.1 (JDK-8281181 stopped it in 19 and its backports).
+    #[must_use]
     pub fn counts_cpu_shares(&self) -> bool {
         let Some(v) = &self.version else {
             return false;
@@ -277,12 +287,14 @@ impl JdkFacts {
 
     /// With both a quota and shares, the quota decides (`PreferContainerQuotaForCPUCount`,
     /// default on, in 11+ and 8u); JDK 10 took the smaller of the two.
+    #[must_use]
     pub fn prefers_quota(&self) -> bool {
         self.version.as_ref().is_none_or(|v| v.feature != 10)
     }
 
     /// JDKs that look for limits in parent cgroups too (JDK-8322420: 24, and 21.0.8). The
     /// others read only their own cgroup, apart from v1's `hierarchical_memory_limit`.
+    #[must_use]
     pub fn reads_parent_cgroups(&self) -> bool {
         self.version
             .as_ref()
@@ -291,6 +303,7 @@ impl JdkFacts {
 
     /// JDK 8 and older before 8u131 counted the host's online CPUs, not the process's affinity;
     /// later ones honour a cpuset even when blind.
+    #[must_use]
     pub fn honours_affinity(&self) -> bool {
         self.version
             .as_ref()
