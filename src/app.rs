@@ -185,7 +185,7 @@ fn explain_oom_kill(
         heap_percent: config.heap_percent,
     };
     if let Some(text) = oom::explain(&death) {
-        log::notice(&text);
+        log::notice_lines(&text.lines().collect::<Vec<_>>());
     }
 }
 
@@ -221,7 +221,7 @@ fn report_clap_error(err: &clap::Error) -> i32 {
                 .lines()
                 .filter(|line| !line.trim().is_empty())
                 .collect();
-            log::error(&lines.join("\n"));
+            log::error_lines(&lines);
             EXIT_USAGE
         }
     }

@@ -32,34 +32,43 @@ pub fn verbosity() -> Verbosity {
 
 /// Always shown: jwrap itself failed.
 pub fn error(message: &str) {
-    emit("", message);
+    emit("", &[message]);
+}
+
+/// An error that spans lines (the parser's, with its usage line).
+pub fn error_lines(lines: &[&str]) {
+    emit("", lines);
 }
 
 /// Shown unless `-q`.
 pub fn warn(message: &str) {
     if verbosity() >= Verbosity::Normal {
-        emit("warning: ", message);
+        emit("warning: ", &[message]);
     }
 }
 
 /// Shown with `-v`.
 pub fn info(message: &str) {
     if verbosity() >= Verbosity::Verbose {
-        emit("", message);
+        emit("", &[message]);
     }
 }
 
-#[must_use]
 pub fn is_verbose() -> bool {
     verbosity() >= Verbosity::Verbose
 }
 
 /// Shown unless `-q`, without a `warning:` tag: a report the user asked for implicitly (the
-/// explanation of an out-of-memory kill).
-pub fn notice(message: &str) {
+/// explanation of an out-of-memory kill), one line per fact.
+pub fn notice_lines(lines: &[&str]) {
     if verbosity() >= Verbosity::Normal {
-        emit("", message);
+        emit("", lines);
     }
+}
+
+/// As `notice_lines`, for one line.
+pub fn notice(message: &str) {
+    notice_lines(&[message]);
 }
 
 /// `text` with its control characters escaped (`\n`, `\t`, `\u{1b}`): for a value from the
@@ -77,11 +86,11 @@ pub fn escape(text: &str) -> String {
         .collect()
 }
 
-fn emit(tag: &str, message: &str) {
-    let mut text = String::with_capacity(message.len() + 16);
-    // A message may span lines; each line gets the tag, and any other control character in it
-    // (a carriage return, an escape sequence) is shown escaped.
-    for line in message.lines() {
+/// Each line as `jwrap: TAG LINE`. Every control character inside a line is escaped, a newline
+/// too: a line is one line, whatever the values in it hold.
+fn emit(tag: &str, lines: &[&str]) {
+    let mut text = String::new();
+    for line in lines {
         text.push_str("jwrap: ");
         text.push_str(tag);
         text.push_str(&escape(line));

@@ -89,7 +89,7 @@ pub fn explain(death: &Death<'_>) -> Option<String> {
         return None;
     }
     let evidence = evidence(death.before?, death.after?, death.enforced)?;
-    let program = death.program;
+    let program = crate::log::escape(death.program);
     let mut lines = Vec::new();
     match &evidence {
         Evidence::Kills { before, after } => lines.push(format!(

@@ -105,3 +105,18 @@ fn a_tiny_memory_override_gives_no_zero_flag() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(!text.contains("=0k") && !text.contains("=0m"), "{text}");
 }
+
+#[test]
+fn a_newline_in_commands_name_is_escaped_in_jwraps_message() {
+    let output = jwrap()
+        .args(["--", "no-such-program\njwrap: warning: forged\u{1b}[2J"])
+        .output()
+        .expect("run jwrap");
+    assert_eq!(output.status.code(), Some(127));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.starts_with("jwrap: ") && stderr.contains("\\n") && stderr.contains("\\u{1b}"),
+        "{stderr:?}"
+    );
+}
