@@ -143,3 +143,66 @@ fn a_fifo_at_a_limit_file_still_runs_the_command() {
         "{stderr}"
     );
 }
+
+/// `info --json` for COMMAND with a fake JDK, within `BOUND`.
+fn java_info(root: &Path, command: &[&std::ffi::OsStr]) -> Value {
+    let mut jwrap = crate::java::jwrap_in(true, root, &[], &[]);
+    jwrap.arg("--").args(command);
+    let output = output_within_bound(jwrap);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// The plan's reasons, as one text to search.
+fn reasons(info: &Value) -> String {
+    info["command"]["reasons"].to_string()
+}
+
+#[test]
+fn a_fifo_or_a_device_as_an_argfile_is_not_read_and_stays_for_java() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let java = crate::java::fake_jdk(&dir.path().join("jdk"), Some("17.0.9"), "exit 1");
+    let root = crate::java::fake_root(dir.path(), true, 2);
+    let fifo = dir.path().join("args.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+    let device = dir.path().join("args.zero");
+    std::os::unix::fs::symlink("/dev/zero", &device).expect("symlink to /dev/zero");
+    for (argfile, kind) in [(&fifo, "a FIFO"), (&device, "a character device")] {
+        let word = format!("@{}", argfile.display());
+        let info = java_info(&root, &[java.as_os_str(), word.as_ref(), "Main".as_ref()]);
+        let reasons = reasons(&info);
+        assert!(
+            reasons.contains(&format!("{word}: not a regular file ({kind})")),
+            "{reasons}"
+        );
+        // Not consumed: java still gets the word, and reads the file itself.
+        let argv = info["command"]["argv"].to_string();
+        assert!(argv.contains(&word), "{argv}");
+    }
+}
+
+#[test]
+fn a_fifo_as_a_jdks_release_file_is_not_read() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let home = dir.path().join("jdk");
+    let java = crate::java::fake_jdk(
+        &home,
+        None,
+        "printf 'openjdk version \"17.0.9\" 2023-10-17\\n' >&2",
+    );
+    nix::unistd::mkfifo(
+        &home.join("release"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .expect("mkfifo");
+    let root = crate::java::fake_root(dir.path(), true, 2);
+    let info = java_info(&root, &[java.as_os_str(), "Main".as_ref()]);
+    // The version then comes from `java -version`, as for a JDK without a release file.
+    assert_eq!(info["java"]["version"], "17.0.9", "{info}");
+    assert_eq!(info["java"]["version_source"], "java -version", "{info}");
+}

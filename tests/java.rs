@@ -42,7 +42,7 @@ fn write_executable(path: &Path, text: &str) {
 
 /// A JDK at `home` whose `release` says `java_version` (no release file with `None`; then
 /// `java -version` prints `version_line`).
-fn fake_jdk(home: &Path, java_version: Option<&str>, version_line: &str) -> PathBuf {
+pub(crate) fn fake_jdk(home: &Path, java_version: Option<&str>, version_line: &str) -> PathBuf {
     if let Some(version) = java_version {
         write(
             &home.join("release"),
@@ -58,7 +58,7 @@ fn fake_jdk(home: &Path, java_version: Option<&str>, version_line: &str) -> Path
 
 /// A fake root: a cgroup v2 container (cgroupns=private) with a 1 GiB limit and a quota of
 /// `cpus` on a 4-CPU host, or the same as cgroup v1.
-fn fake_root(dir: &Path, v2: bool, cpus: u32) -> PathBuf {
+pub(crate) fn fake_root(dir: &Path, v2: bool, cpus: u32) -> PathBuf {
     let root = dir.join("root");
     write(
         &root.join("proc/meminfo"),
@@ -107,7 +107,12 @@ fn fake_root(dir: &Path, v2: bool, cpus: u32) -> PathBuf {
 
 /// jwrap (`info --json` with `info`) with a fake root, a PATH that finds java only in
 /// `path_dirs`, and no Java variables but `env`.
-fn jwrap_in(info: bool, root: &Path, path_dirs: &[&Path], env: &[(&str, &str)]) -> Command {
+pub(crate) fn jwrap_in(
+    info: bool,
+    root: &Path,
+    path_dirs: &[&Path],
+    env: &[(&str, &str)],
+) -> Command {
     let mut command = jwrap();
     if info {
         command.args(["info", "--json"]);
@@ -150,7 +155,7 @@ fn printed(output: &Output) -> (Vec<String>, String) {
     (args, tool_options)
 }
 
-fn info_json(command: &mut Command) -> Value {
+pub(crate) fn info_json(command: &mut Command) -> Value {
     let output = run(command);
     serde_json::from_slice(&output.stdout).unwrap()
 }
