@@ -343,59 +343,6 @@ fn exit_code(text: &str) -> Result<i32, BadValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli;
-
-    fn config(args: &[&str]) -> Result<Config, UsageError> {
-        let parsed =
-            cli::parse(args.iter().map(OsString::from)).map_err(|e| UsageError(e.to_string()))?;
-        build(parsed, Environment::default())
-    }
-
-    #[test]
-    fn run_needs_a_command() {
-        assert!(config(&[]).is_err());
-        assert!(config(&["-v"]).is_err());
-        assert!(config(&["--", ""]).is_err());
-        assert!(config(&["info"]).is_ok());
-    }
-
-    #[test]
-    fn overrides_name_their_option() {
-        let config = config(&["--memory-limit", "512m", "--cpus", "1.5", "--", "java"]).unwrap();
-        let memory = config.memory_override.unwrap();
-        assert_eq!(memory.value(), Some(512 << 20));
-        assert_eq!(memory.source().map(Source::origin), Some("--memory-limit"));
-        assert_eq!(config.cpus_override.unwrap().value(), Some(1.5));
-        assert_eq!(config.supervision.drain_timeout, Duration::from_secs(2));
-        assert_eq!(config.supervision.term_delay, Duration::ZERO);
-    }
-
-    #[test]
-    fn bad_values_are_usage_errors_naming_their_option() {
-        for args in [
-            &["--memory-limit", "-1", "--", "x"][..],
-            &["--memory-limit", "0", "--", "x"],
-            &["--memory-limit", "12x", "--", "x"],
-            &["--memory-limit", "", "--", "x"],
-            &["--cpus", "0", "--", "x"],
-            &["--cpus", "-1", "--", "x"],
-            &["--java-flags", "sometimes", "--", "x"],
-            &["--success-exit", "256", "--", "x"],
-            &["--pdeath-signal", "NOPE", "--", "x"],
-            &["--rewrite", "KILL:TERM", "--", "x"],
-            &["--drain-timeout", "soon", "--", "x"],
-        ] {
-            let err = config(args)
-                .err()
-                .unwrap_or_else(|| panic!("{args:?} was accepted"));
-            assert!(err.0.starts_with(args[0]), "{args:?}: {}", err.0);
-        }
-    }
-
-    #[test]
-    fn root_must_be_a_directory() {
-        assert!(config(&["--root", "/definitely/not/here", "info"]).is_err());
-    }
 
     #[test]
     fn environment_lookup_takes_the_last_value() {

@@ -5,8 +5,10 @@
 
 use crate::detect::copy_of_fixture;
 use crate::util::jwrap;
+use jwrap::root::{ReadError, Root};
 use serde_json::Value;
-use std::path::Path;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -205,4 +207,77 @@ fn a_fifo_as_a_jdks_release_file_is_not_read() {
     // The version then comes from `java -version`, as for a JDK without a release file.
     assert_eq!(info["java"]["version"], "17.0.9", "{info}");
     assert_eq!(info["java"]["version_source"], "java -version", "{info}");
+}
+
+// Root itself: paths stay below the prefix, and each failure is told apart.
+
+#[test]
+fn absolute_paths_stay_below_the_prefix() {
+    let root = Root::new("/tmp/fake");
+    assert_eq!(
+        root.real_path(Path::new("/sys/fs/cgroup/memory.max")),
+        PathBuf::from("/tmp/fake/sys/fs/cgroup/memory.max")
+    );
+    assert_eq!(
+        root.real_path(Path::new("/../../etc/passwd")),
+        PathBuf::from("/tmp/fake/etc/passwd")
+    );
+    assert_eq!(
+        root.real_path(Path::new("/sys/fs/cgroup/a/../b")),
+        PathBuf::from("/tmp/fake/sys/fs/cgroup/b")
+    );
+}
+
+#[test]
+fn the_host_root_is_slash() {
+    let root = Root::host();
+    assert_eq!(
+        root.real_path(Path::new("/proc/self/cgroup")),
+        PathBuf::from("/proc/self/cgroup")
+    );
+    // `..` is resolved the same way as below any other prefix.
+    assert_eq!(
+        root.real_path(Path::new("/sys/fs/cgroup/a/../b")),
+        PathBuf::from("/sys/fs/cgroup/b")
+    );
+    assert_eq!(
+        root.real_path(Path::new("/../../proc/meminfo")),
+        PathBuf::from("/proc/meminfo")
+    );
+}
+
+#[test]
+fn files_are_read_whole_and_failures_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Root::new(dir.path());
+    std::fs::create_dir(dir.path().join("proc")).unwrap();
+    let long: String = (0..1500).fold(String::new(), |mut text, line| {
+        let _ = writeln!(text, "{line:07}");
+        text
+    });
+    std::fs::write(dir.path().join("proc/long"), &long).unwrap();
+    std::fs::write(dir.path().join("proc/empty"), "").unwrap();
+    std::fs::write(dir.path().join("proc/binary"), [0xff, 0xfe, 0]).unwrap();
+    assert_eq!(root.read(Path::new("/proc/long")).unwrap(), long);
+    assert_eq!(root.read(Path::new("/proc/empty")).unwrap(), "");
+    assert_eq!(
+        root.read(Path::new("/proc/binary")),
+        Err(ReadError::NotText)
+    );
+    assert_eq!(root.read(Path::new("/proc/none")), Err(ReadError::Missing));
+    assert_eq!(
+        root.read(Path::new("/proc")),
+        Err(ReadError::NotRegular("a directory"))
+    );
+}
+
+#[test]
+fn kernel_files_that_report_size_0_are_read_whole() {
+    let text = Root::host()
+        .read(Path::new("/proc/self/mountinfo"))
+        .unwrap();
+    assert_eq!(
+        text,
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+    );
 }

@@ -13,6 +13,7 @@ mod jvm_matrix;
 mod jvm_real;
 mod messages;
 mod oom;
+mod options;
 mod parsers;
 mod readme;
 mod real_cgroup;
