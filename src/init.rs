@@ -18,13 +18,19 @@
 //! Job control: the child's group owns the terminal, so Ctrl-C and Ctrl-Z from a terminal go to
 //! the child, not to jwrap. SIGTSTP, SIGTTIN and SIGTTOU sent to jwrap are forwarded like any
 //! other signal; jwrap itself never stops on them. When the child is stopped by one of them:
-//! * not PID 1 (a shell started jwrap): jwrap stops itself too, so the shell sees the job as
+//! * not PID 1, and a shell runs jwrap as a job (jwrap started as the terminal's foreground
+//!   group), or jwrap forwarded the stop: jwrap stops itself too, so the shell sees the job as
 //!   stopped; `fg` or `bg` continues jwrap, which continues the child and, on `fg`, hands the
 //!   terminal back to it;
+//! * not PID 1 and no shell's job (a service manager, another init), for a stop jwrap did not
+//!   forward: jwrap keeps running, so the signals that follow still reach the child;
 //! * PID 1 (a container): nobody could resume the child, so a stop that jwrap did not forward
 //!   (Ctrl-Z on `docker run -it`) is undone at once with SIGCONT; Ctrl-Z then does what it does
 //!   to an app that is PID 1 itself: nothing. A stop signal sent to jwrap on purpose
 //!   (`docker kill -s TSTP`) is forwarded and respected.
+//!
+//! A SIGTERM, SIGINT or SIGQUIT forwarded to a child jwrap saw stopped is followed by SIGCONT,
+//! as a shell's `kill` does for a stopped job: a stopped process acts on neither until continued.
 
 use crate::config::Supervision;
 use crate::launch::{self, ChildSetup, Failure, SignalState};
@@ -281,6 +287,8 @@ struct Supervisor<'a> {
     term_seen: bool,
     /// jwrap forwarded a stop signal that has not been followed by SIGCONT.
     stop_requested: bool,
+    /// The main child was seen stopped and has not been continued by jwrap since.
+    child_stopped: bool,
     /// Draining: when to SIGKILL what is left, and who already got SIGTERM.
     drain_until: Option<Instant>,
     drained: HashSet<i32>,
@@ -321,6 +329,7 @@ impl<'a> Supervisor<'a> {
             held_term: None,
             term_seen: false,
             stop_requested: false,
+            child_stopped: false,
             drain_until: None,
             drained: HashSet::new(),
             no_children: false,
@@ -466,12 +475,16 @@ impl<'a> Supervisor<'a> {
             self.stop_requested = true;
         } else if signal == libc::SIGCONT {
             self.stop_requested = false;
+            self.child_stopped = false;
         }
-        let result = if self.options.single_child {
-            self.send_to_child(signal)
-        } else {
-            self.send_to_group(signal)
-        };
+        let result = self.send_to_target(signal);
+        // A stopped process acts on SIGTERM only once continued (a shell's `kill` continues a
+        // stopped job the same way).
+        if TERMINATING.contains(&signal) && self.child_stopped && result.is_ok() {
+            self.child_stopped = false;
+            self.stop_requested = false;
+            let _ = self.send_to_target(libc::SIGCONT);
+        }
         match result {
             Ok(()) if log::is_verbose() => log::info(&format!(
                 "forwarded {} to {}",
@@ -508,6 +521,15 @@ impl<'a> Supervisor<'a> {
             ));
         } else if self.reported.insert(err as i32) || log::is_verbose() {
             log::warn(&format!("forwarding {} failed: {err}", signal_name(signal)));
+        }
+    }
+
+    /// The main child with `--single-child`, else its group.
+    fn send_to_target(&mut self, signal: i32) -> Result<(), Errno> {
+        if self.options.single_child {
+            self.send_to_child(signal)
+        } else {
+            self.send_to_group(signal)
         }
     }
 
@@ -621,17 +643,14 @@ impl<'a> Supervisor<'a> {
         if !TERMINAL_STOPS.contains(&signal) {
             return;
         }
+        self.child_stopped = true;
         if self.is_pid1 {
             if !self.stop_requested {
                 log::info(&format!(
                     "the command was stopped by {} with no shell to resume it; continuing it",
                     signal_name(signal)
                 ));
-                let _ = if self.options.single_child {
-                    self.send_to_child(libc::SIGCONT)
-                } else {
-                    self.send_to_group(libc::SIGCONT)
-                };
+                let _ = self.send_to_target(libc::SIGCONT);
             }
         } else if !self.stop_requested && !self.job_control {
             // No shell runs jwrap as a job (a service manager, another init): stopping jwrap
@@ -723,7 +742,6 @@ impl<'a> Supervisor<'a> {
             if !self.no_children {
                 std::thread::sleep(Duration::from_millis(5));
                 // Orphans of killed processes come to jwrap and need the same treatment.
-                self.children.refresh();
                 for pid in self.children.list().to_vec() {
                     let _ = send(pid, libc::SIGKILL);
                 }
