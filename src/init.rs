@@ -40,7 +40,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::{Pid, getpgid, getpgrp, getpid, getppid};
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
@@ -298,6 +298,10 @@ struct Supervisor<'a> {
     job_control: bool,
     /// jwrap's children as last listed, less those reaped since (see `Children`).
     children: Children,
+    /// Once the main child is gone: jwrap's children that were in its group while its zombie
+    /// still held the group's id, less those reaped since. While one is left, the id is still
+    /// that group's.
+    group_holders: Vec<i32>,
     /// Forward errors already reported, so a signal storm cannot flood stderr.
     reported: HashSet<i32>,
 }
@@ -335,6 +339,7 @@ impl<'a> Supervisor<'a> {
             no_children: false,
             job_control,
             children: Children::default(),
+            group_holders: Vec::new(),
             reported: HashSet::new(),
         }
     }
@@ -542,21 +547,33 @@ impl<'a> Supervisor<'a> {
     }
 
     /// The child's process group, while a member is known to be alive: the main child before
-    /// it is reaped, or a child of jwrap in the group that has not been reaped (a zombie
-    /// included). Each holds the group's id, so it cannot belong to another group meanwhile;
-    /// without one, the id may already be reused, and the signal is not sent.
+    /// it is reaped, or a child of jwrap that was in the group before that and has not been
+    /// reaped (a zombie included). Each holds the group's id, so it cannot name another group
+    /// meanwhile; without one, the id may already be reused, and the signal is not sent.
     fn send_to_group(&mut self, signal: i32) -> Result<(), Errno> {
-        let group = self.child;
-        let held = self.exit.is_none()
-            || self
-                .children
-                .list()
-                .iter()
-                .any(|&pid| getpgid(Some(Pid::from_raw(pid))) == Ok(group));
-        if !held {
+        if !self.group_is_held() {
             return Err(Errno::ESRCH);
         }
-        send(-group.as_raw(), signal)
+        send(-self.child.as_raw(), signal)
+    }
+
+    fn group_is_held(&self) -> bool {
+        self.exit.is_none() || !self.group_holders.is_empty()
+    }
+
+    /// The main child has exited and is not reaped yet: note which children of jwrap share its
+    /// group (its zombie holds the group's id until then, so they are members of that group).
+    fn note_group_holders(&mut self) {
+        let group = self.child;
+        self.children.refresh();
+        self.group_holders = self
+            .children
+            .list()
+            .iter()
+            .copied()
+            .filter(|&pid| pid != group.as_raw())
+            .filter(|&pid| getpgid(Some(Pid::from_raw(pid))) == Ok(group))
+            .collect();
     }
 
     fn describe_target(&self) -> String {
@@ -592,6 +609,14 @@ impl<'a> Supervisor<'a> {
     /// by a real-time signal) into an error after the kernel has already released the zombie,
     /// and the main child's status would be lost.
     fn reap(&mut self) {
+        if self.exit.is_none() {
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            match waitid(Id::Pid(self.child), flags) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
+                // Exited (or a status nix cannot name): reaped just below.
+                _ => self.note_group_holders(),
+            }
+        }
         loop {
             let mut status = 0;
             // SAFETY: `status` is a valid place for the kernel to write the status.
@@ -627,6 +652,7 @@ impl<'a> Supervisor<'a> {
     fn on_exit(&mut self, pid: i32, exit: ChildExit) {
         // Its pid may belong to another process from now on.
         self.children.reaped(pid);
+        self.group_holders.retain(|&holder| holder != pid);
         if pid == self.child.as_raw() {
             log::info(&format!(
                 "the command (pid {pid}) ended: {}",
@@ -712,15 +738,17 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// jwrap's children that are not in the main child's group. Each is unreaped, so its pid
+    /// jwrap's children that a signal to the main child's group does not reach: those outside
+    /// it, or all of them once the group's id is no longer held. Each is unreaped, so its pid
     /// is still its own.
     fn own_children_outside_group(&mut self) -> Vec<i32> {
         let group = self.child;
+        let held = self.group_is_held();
         self.children
             .list()
             .iter()
             .copied()
-            .filter(|&pid| getpgid(Some(Pid::from_raw(pid))) != Ok(group))
+            .filter(|&pid| !held || getpgid(Some(Pid::from_raw(pid))) != Ok(group))
             .collect()
     }
 

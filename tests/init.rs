@@ -1860,3 +1860,68 @@ fn as_pid1_with_a_sibling_at_pid_2_jwrap_is_not_the_kernels_init() {
         assert!(!stderr.contains("powering off"), "{proc}: {stderr}");
     }
 }
+
+#[test]
+fn once_the_group_is_gone_a_new_group_with_its_number_gets_nothing() {
+    // jwrap as PID 1: its child is pid 2 and group 2. The child exits, leaving a daemon (its
+    // own session) that ignores SIGTERM, so jwrap keeps draining. Then a stranger, not jwrap's
+    // child, is made pid 2 (ns_last_pid) and leader of a new group 2. A SIGUSR1 to jwrap must
+    // reach the daemon, and not the stranger. (The daemon is python: no pid taken meanwhile.)
+    const DAEMON: &str = "import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGUSR1, lambda *_: open(\"daemon-got-usr1\", \"w\"))
+open(\"daemon-ready\", \"w\")
+while True:
+    time.sleep(1)";
+    let Some(python) = python() else {
+        crate::skip!("needs python3")
+    };
+    let dir = scratch();
+    let script = format!(
+        "cd '{}' || exit 9
+        setsid {} -c '{}' &
+        while [ ! -e daemon-ready ]; do sleep 0.02; done; echo ready; exit 0",
+        dir.path().display(),
+        python.display(),
+        DAEMON
+    );
+    let Some(command) = as_pid1(&["--drain-timeout", "20", "--", "sh", "-c", &script]) else {
+        crate::skip!("needs root and unshare --pid")
+    };
+    let running = Running::start(command);
+    let jwrap = jwrap_under_unshare(&running);
+    running.expect_line("ready");
+    eventually("the command has been reaped", || {
+        children(jwrap).len() == 1 && children(jwrap).iter().all(|&pid| pgrp(pid) == Some(pid))
+    });
+    // Pid 2 once the next pid is set to follow 1, retried in case another process took it.
+    let stranger = format!(
+        "cd '{}' || exit 9
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+          echo 1 > /proc/sys/kernel/ns_last_pid
+          setsid sh -c '[ $$ = 2 ] || exit 1; trap \": > stranger-got-usr1\" USR1; echo $$ > stranger; while :; do sleep 0.05; done' &
+          sleep 0.1; [ -e stranger ] && break
+        done; wait",
+        dir.path().display()
+    );
+    let mut nsenter = Command::new("nsenter");
+    nsenter.args(["-t", &jwrap.to_string(), "-p", "-m", "sh", "-c", &stranger]);
+    let _stranger = Running::start(nsenter);
+    let pid_file = dir.path().join("stranger");
+    eventually("the stranger runs", || {
+        fs::read_to_string(&pid_file).is_ok_and(|text| text.ends_with('\n'))
+    });
+    let pid = fs::read_to_string(&pid_file).unwrap_or_default();
+    if pid.trim() != "2" {
+        crate::skip!("the stranger got pid {} instead of 2", pid.trim())
+    }
+    send(jwrap, libc::SIGUSR1);
+    eventually("the daemon got SIGUSR1", || {
+        dir.path().join("daemon-got-usr1").exists()
+    });
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        !dir.path().join("stranger-got-usr1").exists(),
+        "the stranger's group got jwrap's signal"
+    );
+}
