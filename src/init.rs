@@ -134,7 +134,8 @@ fn spawn_error(program: &OsStr, failure: Failure) -> SpawnError {
                 .to_string();
             let code = match errno {
                 libc::ENOENT | libc::ENOTDIR => 127,
-                libc::EAGAIN | libc::ENOMEM => 125,
+                // jwrap could not make the process: no memory, pids or descriptors left.
+                libc::EAGAIN | libc::ENOMEM | libc::EMFILE | libc::ENFILE => 125,
                 _ => 126,
             };
             (code, format!("cannot run {program}: {reason}"))
@@ -563,9 +564,13 @@ impl<'a> Supervisor<'a> {
 
     /// The main child has exited and is not reaped yet: note which children of jwrap share its
     /// group (its zombie holds the group's id until then, so they are members of that group).
+    /// Only from /proc: the scan of every pid is not worth making at every exit, and without
+    /// holders the group's members that are jwrap's children are signalled one by one.
     fn note_group_holders(&mut self) {
         let group = self.child;
-        self.children.refresh();
+        if !self.children.refresh_from_proc() {
+            return;
+        }
         self.group_holders = self
             .children
             .list()
@@ -782,45 +787,50 @@ impl<'a> Supervisor<'a> {
 /// since: a listed pid is never reused while it is here, as jwrap alone reaps its children.
 ///
 /// Listed from /proc; without /proc, or without a free descriptor to read it, by asking the
-/// kernel about every pid (waitid with WNOWAIT answers only for one's own children), which
-/// takes a fraction of a second and is therefore done at most once a second.
+/// kernel about every pid (waitid with WNOWAIT answers only for one's own children). That scan
+/// takes a fraction of a second, so it is made only when asked for (`refresh`: when draining
+/// starts and before the final SIGKILL); in between, its listing stands, less reaped pids.
 #[derive(Default)]
 struct Children {
     listed: Vec<i32>,
-    at: Option<Instant>,
     /// The last listing came from the scan of every pid.
     scanned: bool,
 }
 
-/// How long a listing made by scanning every pid is used before the next scan.
-const SCAN_INTERVAL: Duration = Duration::from_secs(1);
-
 impl Children {
-    /// The children as listed now (at most once a second when scanning).
+    /// The children as listed now, or by the last scan.
     fn list(&mut self) -> &[i32] {
-        let fresh = self
-            .at
-            .is_some_and(|at| self.scanned && at.elapsed() < SCAN_INTERVAL);
-        if !fresh {
+        if !self.scanned {
             self.refresh();
         }
         &self.listed
     }
 
     fn refresh(&mut self) {
-        let me = getpid().as_raw();
-        let listed = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"));
-        (self.listed, self.scanned) = match listed {
-            Ok(text) => (
-                text.split_whitespace()
-                    .filter_map(|pid| pid.parse().ok())
-                    .collect(),
-                false,
-            ),
-            // Kernels without CONFIG_PROC_CHILDREN, no /proc, no descriptor left.
-            Err(_) => (scan_children(), true),
+        // Kernels without CONFIG_PROC_CHILDREN, no /proc, no descriptor left: the scan.
+        (self.listed, self.scanned) = match Children::from_proc() {
+            Some(listed) => (listed, false),
+            None => (scan_children(), true),
         };
-        self.at = Some(Instant::now());
+    }
+
+    /// A fresh listing from /proc, if /proc can tell.
+    fn refresh_from_proc(&mut self) -> bool {
+        let Some(listed) = Children::from_proc() else {
+            return false;
+        };
+        (self.listed, self.scanned) = (listed, false);
+        true
+    }
+
+    fn from_proc() -> Option<Vec<i32>> {
+        let me = getpid().as_raw();
+        let text = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).ok()?;
+        Some(
+            text.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect(),
+        )
     }
 
     fn reaped(&mut self, pid: i32) {
@@ -862,14 +872,14 @@ fn scan_children() -> Vec<i32> {
         .collect()
 }
 
-/// How many processes are left: jwrap's children and the members of the main child's group.
+/// How many processes are left: jwrap's children and the other members of the main child's
+/// group (those only with /proc to list them).
 fn census(group: i32, children: &[i32]) -> usize {
     let in_group = |pid: i32| getpgid(Some(Pid::from_raw(pid))) == Ok(Pid::from_raw(group));
     let pids: Vec<i32> = match std::fs::read_dir("/proc") {
         Ok(entries) => entries
             .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
             .collect(),
-        Err(_) if children.iter().any(|&pid| in_group(pid)) => (2..=pid_max()).collect(),
         Err(_) => Vec::new(),
     };
     let members = pids
