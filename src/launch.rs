@@ -53,12 +53,13 @@ impl SignalState {
         let mut mask = 0;
         // Only an invalid `how` or pointer makes this fail; neither can happen here.
         let _ = set_mask(EVERY_SIGNAL, Some(&mut mask));
-        let mut ignored = 0;
-        if was_ignored_until_now(Signal::SIGCHLD) {
-            ignored |= bit(Signal::SIGCHLD as i32);
-        }
-        if is_ignored(Signal::SIGPIPE) {
-            ignored |= bit(Signal::SIGPIPE as i32);
+        let ignored = RESTORED
+            .iter()
+            .filter(|&&signal| is_ignored(signal))
+            .fold(0, |set, &signal| set | bit(signal as i32));
+        if ignored & bit(Signal::SIGCHLD as i32) != 0 {
+            // SAFETY: SIG_DFL installs no handler.
+            let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
         }
         SignalState { mask, ignored }
     }
@@ -77,27 +78,15 @@ impl SignalState {
     }
 }
 
-/// Whether `signal` is ignored, leaving it so.
+/// Whether `signal` is ignored (a query: nothing is changed).
 fn is_ignored(signal: Signal) -> bool {
-    // SAFETY: a handler is installed only when the old one was SIG_IGN, and then it is SIG_IGN
-    // again; the signal is blocked meanwhile, so nothing can run in between.
-    let old = unsafe { nix::sys::signal::signal(signal, SigHandler::SigIgn) };
-    match old {
-        Ok(SigHandler::SigIgn) => true,
-        Ok(other) => {
-            // SAFETY: puts back exactly the disposition that was there.
-            let _ = unsafe { nix::sys::signal::signal(signal, other) };
-            false
-        }
-        Err(_) => false,
+    // SAFETY: `struct sigaction` is plain data (all zeroes is a valid value); with a null new
+    // action, sigaction only writes the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal as i32, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
     }
-}
-
-/// Whether `signal` was ignored; it has its default action now either way.
-fn was_ignored_until_now(signal: Signal) -> bool {
-    // SAFETY: SIG_DFL installs no handler.
-    let old = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
-    matches!(old, Ok(SigHandler::SigIgn))
 }
 
 /// rt_sigprocmask(2) itself, bypassing libc's filter (see `EVERY_SIGNAL`): there is no API
