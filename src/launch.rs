@@ -166,6 +166,7 @@ fn run<T>(
     start: impl Fn(&mut Command) -> io::Result<T>,
 ) -> Result<T, Failure> {
     let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
+    let args = argv.get(1..).unwrap_or_default();
     let has_nul = |text: &OsStr| text.as_bytes().contains(&0);
     if argv.iter().any(|arg| has_nul(arg))
         || env
@@ -174,7 +175,7 @@ fn run<T>(
     {
         return Err(Failure::NulByte);
     }
-    let error = match start(&mut command(program, &argv[1..], env, setup)) {
+    let error = match start(&mut command(program, args, env, setup)) {
         Ok(started) => return Ok(started),
         Err(error) => error,
     };
@@ -186,7 +187,7 @@ fn run<T>(
                 return Err(Failure::Exec(errno));
             };
             let args: Vec<OsString> = std::iter::once(path.into_os_string())
-                .chain(argv[1..].iter().cloned())
+                .chain(args.iter().cloned())
                 .collect();
             start(&mut command(OsStr::new(SHELL), &args, env, setup))
                 .map_err(|error| Failure::Exec(error.raw_os_error().unwrap_or(libc::EIO)))
