@@ -1925,3 +1925,19 @@ while True:
         "the stranger's group got jwrap's signal"
     );
 }
+
+#[test]
+fn a_java_probe_that_cannot_tell_the_version_is_a_warning_and_the_command_runs() {
+    let dir = scratch();
+    let (java, _) = fake_jdk(dir.path(), "exit 5");
+    // Nothing on -version: the version stays unknown.
+    fs::write(&java, "#!/bin/sh\nexit 5\n").expect("write");
+    let mut running = start(&["--", &java, "-jar", "app.jar"]);
+    assert_eq!(running.code_within(PATIENCE), 5);
+    let stderr = running.stderr();
+    assert!(
+        stderr.contains("jwrap: warning: the JDK's version is unknown"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
