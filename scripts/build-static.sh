@@ -43,13 +43,6 @@ if readelf -d "$binary" | grep -q NEEDED; then
   die "$binary needs shared libraries: $(readelf -d "$binary" | grep NEEDED)"
 fi
 say "static: no INTERP, no NEEDED ($(readelf -h "$binary" | awk '/Type:/{print $2}'))"
-# The allocator's region (src/arena.rs) is a zero-initialised static: it belongs in .bss, which
-# costs no file space. One non-zero byte in it would move all of it into .data.
-data_hex=$(readelf -SW "$binary" | awk '$2 == ".data" { print $6 }')
-data_bytes=$((16#${data_hex:-0}))
-if ((data_bytes > 65536)); then
-  die ".data is ${data_bytes} bytes: a large static (the allocator's region?) is not zero-initialised"
-fi
 
 mkdir -p target
 cp "$binary" target/jwrap-static

@@ -29,6 +29,12 @@ else
   cargo test --no-fail-fast
 fi
 
+step "fault injection"
+# Inherited signal states, descriptor, pid and address-space limits, no /proc, PID 1 with
+# siblings (about 20 s; the root-only cases skip themselves elsewhere).
+cargo build --quiet
+scripts/fault-inject.sh target/debug/jwrap
+
 if [[ $quick == 1 ]]; then
   echo "quick run: static build and real-environment suites skipped"
   exit 0

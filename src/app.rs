@@ -54,8 +54,21 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     let kernel_init = config.action == Action::Run && !config.exec && init::is_kernel_init();
     let detection = cgroup::detect(&config.root);
     let limits = resolve(config, &detection);
+    let jdk = (!config.command.is_empty())
+        .then(|| java::find_jdk(config))
+        .flatten();
+    // A java COMMAND whose JDK's version could not be learned (no release file, and
+    // `java -version` could not run or answer) is sized as a JDK that sees the host: say so.
+    let running_java = |jdk: &&java::discover::Jdk| {
+        config.action == Action::Run && jdk.found_by == java::discover::FoundBy::Command
+    };
+    if let Some(jdk) = jdk.as_ref().filter(running_java) {
+        if let java::discover::VersionSource::Unknown(why) = &jdk.version_source {
+            log::warn(&format!("the JDK's version is unknown: {why}"));
+        }
+    }
     let plan = (!config.command.is_empty()).then(|| {
-        let java = java::find_jdk(config).map(|jdk| java::inspect(config, jdk, &detection));
+        let java = jdk.map(|jdk| java::inspect(config, jdk, &detection));
         let runtime = runtimes::inspect(config, detection.host.cpus.value());
         plan::plan(config, &limits, java.as_ref(), &runtime)
     });

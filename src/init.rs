@@ -18,24 +18,30 @@
 //! Job control: the child's group owns the terminal, so Ctrl-C and Ctrl-Z from a terminal go to
 //! the child, not to jwrap. SIGTSTP, SIGTTIN and SIGTTOU sent to jwrap are forwarded like any
 //! other signal; jwrap itself never stops on them. When the child is stopped by one of them:
-//! * not PID 1 (a shell started jwrap): jwrap stops itself too, so the shell sees the job as
+//! * not PID 1, and a shell runs jwrap as a job (jwrap started as the terminal's foreground
+//!   group), or jwrap forwarded the stop: jwrap stops itself too, so the shell sees the job as
 //!   stopped; `fg` or `bg` continues jwrap, which continues the child and, on `fg`, hands the
 //!   terminal back to it;
+//! * not PID 1 and no shell's job (a service manager, another init), for a stop jwrap did not
+//!   forward: jwrap keeps running, so the signals that follow still reach the child;
 //! * PID 1 (a container): nobody could resume the child, so a stop that jwrap did not forward
 //!   (Ctrl-Z on `docker run -it`) is undone at once with SIGCONT; Ctrl-Z then does what it does
 //!   to an app that is PID 1 itself: nothing. A stop signal sent to jwrap on purpose
 //!   (`docker kill -s TSTP`) is forwarded and respected.
+//!
+//! A SIGTERM, SIGINT or SIGQUIT forwarded to a child jwrap saw stopped is followed by SIGCONT,
+//! as a shell's `kill` does for a stopped job: a stopped process acts on neither until continued.
 
 use crate::config::Supervision;
-use crate::java::discover::DEFAULT_PATH;
-use crate::launch::{ChildSetup, ExecError, Launch};
+use crate::launch::{self, ChildSetup, Failure, SignalState};
 use crate::log;
 use crate::signals::{rewritten, signal_name};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::SigSet;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::unistd::{Pid, getpid, getppid};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::unistd::{Pid, getpgid, getpgrp, getpid, getppid};
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -45,8 +51,7 @@ use std::time::{Duration, Instant};
 /// What jwrap inherited and must hand on to the child unchanged.
 #[derive(Debug, Clone, Copy)]
 pub struct Inherited {
-    /// The signal mask, as the kernel keeps it: bit N-1 set when signal N is blocked.
-    mask: u64,
+    signals: SignalState,
     /// The parent at start-up, so `--pdeath-signal` can tell that it died before it was watched.
     parent: Pid,
 }
@@ -56,47 +61,25 @@ pub struct Inherited {
 /// Blocked signals stay pending until the loop reads them from a signalfd. The kernel's own
 /// fault signals (a real SIGSEGV in jwrap) are still fatal even when blocked; the same signals
 /// sent with kill(2) are merely forwarded, so they cannot kill jwrap and orphan the child.
+/// An inherited "ignore" of SIGCHLD is undone for jwrap (the kernel would reap its children
+/// before it could learn how they ended) and given back to the child.
 pub fn block_signals() -> Inherited {
-    let mut mask = 0;
-    // Only an invalid `how` or pointer makes this fail; neither can happen here.
-    let _ = set_signal_mask(EVERY_SIGNAL, Some(&mut mask));
     Inherited {
-        mask,
+        signals: SignalState::take_over(),
         parent: getppid(),
     }
 }
 
-/// Signals 1 to 64, as a kernel mask. Not `sigfillset`: libc leaves out the signals it keeps for
-/// itself (32 and 33 in glibc, 32 to 34 in musl) and glibc's `sigprocmask` refuses to block
-/// them, yet anyone may send them; unblocked, their default action would kill jwrap.
-const EVERY_SIGNAL: u64 = u64::MAX;
-
-/// rt_sigprocmask(2) itself, bypassing libc's filter (see `EVERY_SIGNAL`). Async-signal-safe:
-/// the child calls it between fork and exec.
-fn set_signal_mask(mask: u64, old: Option<&mut u64>) -> Result<(), Errno> {
-    let old = old.map_or(std::ptr::null_mut(), |old| old as *mut u64);
-    // SAFETY: the kernel reads and writes 8 bytes (the size passed) at these valid pointers.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &mask as *const u64,
-            old,
-            std::mem::size_of::<u64>(),
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(Errno::last()) }
-}
-
-/// The same set as a `SigSet`, for the signalfd.
+/// Every signal as a `SigSet`, for the signalfd.
 fn every_signal_set() -> SigSet {
     // SAFETY: sigset_t is plain data, and all zeroes is the empty set; the kernel reads the first
-    // 8 bytes (_NSIG / 8) as one bit per signal, which is what we write.
+    // 8 bytes (_NSIG / 8) as one bit per signal, which is what we write. (`SigSet::all` is
+    // libc's `sigfillset`, which leaves out the signals libc keeps for itself.)
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         std::ptr::write_unaligned(
             (&mut set as *mut libc::sigset_t).cast::<u64>(),
-            EVERY_SIGNAL,
+            launch::EVERY_SIGNAL,
         );
         SigSet::from_sigset_t_unchecked(set)
     }
@@ -138,21 +121,52 @@ pub struct SpawnError {
     pub message: String,
 }
 
-/// The exit code and message for a command that could not be run: 127 when it was not found,
-/// 126 when it was found but could not be executed, 125 when jwrap could not start a process.
-fn spawn_error(program: &OsStr, error: ExecError) -> SpawnError {
-    let ExecError(errno) = error;
-    let reason = io::Error::from_raw_os_error(errno).to_string();
-    let reason = reason.split(" (os error").next().unwrap_or(&reason);
-    let code = match errno {
-        libc::ENOENT | libc::ENOTDIR => 127,
-        libc::EAGAIN | libc::ENOMEM => 125,
-        _ => 126,
+/// The exit code and message for a command that could not be run.
+fn spawn_error(program: &OsStr, failure: Failure) -> SpawnError {
+    let program = program.to_string_lossy();
+    let (code, message) = match failure {
+        Failure::Exec(errno) => {
+            let reason = io::Error::from_raw_os_error(errno).to_string();
+            let reason = reason
+                .split(" (os error")
+                .next()
+                .unwrap_or(&reason)
+                .to_string();
+            let code = match errno {
+                libc::ENOENT | libc::ENOTDIR => 127,
+                // jwrap could not make the process: no memory, pids or descriptors left.
+                libc::EAGAIN | libc::ENOMEM | libc::EMFILE | libc::ENFILE => 125,
+                _ => 126,
+            };
+            (code, format!("cannot run {program}: {reason}"))
+        }
+        Failure::MissingInterpreter {
+            program: path,
+            interpreter: Some(interpreter),
+        } => (
+            126,
+            format!(
+                "cannot run {program}: the interpreter its #! line names, {}, was not found ({})",
+                interpreter.to_string_lossy(),
+                path.display()
+            ),
+        ),
+        Failure::MissingInterpreter {
+            program: path,
+            interpreter: None,
+        } => (
+            126,
+            format!(
+                "cannot run {program}: {} exists, but the program loader it needs was not found",
+                path.display()
+            ),
+        ),
+        Failure::NulByte => (
+            126,
+            format!("cannot run {program}: an argument or variable contains a NUL byte"),
+        ),
     };
-    SpawnError {
-        code,
-        message: format!("cannot run {}: {reason}", program.to_string_lossy()),
-    }
+    SpawnError { code, message }
 }
 
 /// COMMAND's program, as given.
@@ -160,60 +174,23 @@ fn program(argv: &[OsString]) -> &OsStr {
     argv.first().map(OsString::as_os_str).unwrap_or_default()
 }
 
-/// argv and the environment as `execve` wants them, or why they cannot be passed.
-fn launch(argv: &[OsString], env: &[(OsString, OsString)]) -> Result<Launch, SpawnError> {
-    Launch::new(argv, env, DEFAULT_PATH).map_err(|_| SpawnError {
-        code: 126,
-        message: format!(
-            "cannot run {}: an argument or variable contains a NUL byte",
-            program(argv).to_string_lossy()
-        ),
-    })
-}
-
 /// `--exec`: replace jwrap with the command. Returns only if that failed.
 pub fn exec(argv: &[OsString], env: &[(OsString, OsString)], inherited: &Inherited) -> SpawnError {
     let setup = ChildSetup {
         own_group: false,
         take_terminal: false,
-        mask: inherited.mask,
+        signals: inherited.signals,
     };
-    match launch(argv, env) {
-        Ok(launch) => {
-            let error = launch.exec(setup);
-            // Back to blocking everything: jwrap is about to report the failure and exit.
-            let _ = set_signal_mask(EVERY_SIGNAL, None);
-            spawn_error(program(argv), error)
-        }
-        Err(failure) => failure,
-    }
+    spawn_error(program(argv), launch::exec(argv, env, setup))
 }
 
 /// Whether stdin is a terminal whose foreground process group is jwrap's: then the child takes
 /// the foreground, so keys like Ctrl-C reach it. A jwrap started in the background leaves the
-/// terminal alone.
+/// terminal alone. It is also the evidence that a shell with job control runs jwrap as a job.
 fn owns_terminal() -> bool {
-    // SAFETY: plain queries on fd 0.
-    unsafe { libc::isatty(0) == 1 && libc::tcgetpgrp(0) == libc::getpgrp() }
-}
-
-/// Start the child in its own process group (and the terminal's foreground when jwrap holds it),
-/// with the signal mask jwrap inherited. Signal dispositions are left alone: jwrap installs no
-/// handler, so the child gets the ignored set jwrap was given.
-fn spawn(
-    argv: &[OsString],
-    env: &[(OsString, OsString)],
-    inherited: &Inherited,
-) -> Result<Pid, SpawnError> {
-    let setup = ChildSetup {
-        own_group: true,
-        take_terminal: owns_terminal(),
-        mask: inherited.mask,
-    };
-    match launch(argv, env)?.spawn(setup) {
-        Ok(pid) => Ok(Pid::from_raw(pid)),
-        Err(error) => Err(spawn_error(program(argv), error)),
-    }
+    let stdin = io::stdin();
+    nix::unistd::isatty(stdin.as_fd()).unwrap_or(false)
+        && nix::unistd::tcgetpgrp(stdin.as_fd()).is_ok_and(|group| group == getpgrp())
 }
 
 /// Run the command under the init and return how it ended, once it and what it left behind
@@ -250,15 +227,24 @@ pub fn run(
             });
         }
     };
-    let child = spawn(argv, env, inherited)?;
+    // Start the child in its own process group (and the terminal's foreground when jwrap holds
+    // it), with the signal mask and ignored signals jwrap inherited.
+    let job_control = owns_terminal();
+    let setup = ChildSetup {
+        own_group: true,
+        take_terminal: job_control,
+        signals: inherited.signals,
+    };
+    let child = match launch::spawn(argv, env, setup) {
+        Ok(pid) => Pid::from_raw(pid as i32),
+        Err(failure) => return Err(spawn_error(program(argv), failure)),
+    };
     log::info(&format!(
         "started {} as pid {child}{}",
-        argv.first()
-            .map(|p| p.to_string_lossy())
-            .unwrap_or_default(),
+        program(argv).to_string_lossy(),
         if is_pid1 { " (jwrap is PID 1)" } else { "" }
     ));
-    let mut supervisor = Supervisor::new(child, supervision, own_pid, signals);
+    let mut supervisor = Supervisor::new(child, supervision, own_pid, signals, job_control);
     if parent_died {
         if let Some(signal) = supervision.pdeath_signal {
             log::info("the parent was gone before jwrap started watching it");
@@ -266,41 +252,6 @@ pub fn run(
         }
     }
     Ok(supervisor.run())
-}
-
-/// Unmap the pages of jwrap's own code and constants that start-up touched.
-///
-/// Option parsing, detection and the JVM decision run once; the init then lives as long as the
-/// container, needing only the few pages of its loop. The kernel maps a binary's file pages
-/// in 64 KiB runs around each one touched, so a static binary stays resident at nearly its file
-/// size. The pages are clean copies of the file (code and read-only data, from the start of the
-/// image to the end of its code), so dropping them loses nothing: the ones the loop needs come
-/// back on first use, and the page cache keeps them reclaimable instead of pinned by jwrap.
-fn release_start_up_pages() {
-    unsafe extern "C" {
-        // Defined by the linker: the first byte of the image and the end of its code.
-        static __executable_start: u8;
-        static etext: u8;
-    }
-    // Only the addresses of the linker's symbols are taken; nothing is read through them.
-    let start = std::ptr::addr_of!(__executable_start) as usize;
-    let end = std::ptr::addr_of!(etext) as usize;
-    // SAFETY: a plain query.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
-    let first = start.div_ceil(page) * page;
-    let last = end / page * page;
-    if last > first {
-        // SAFETY: the range lies inside jwrap's own read-only, file-backed image, which is
-        // never written; MADV_DONTNEED on such a private mapping only drops the page-table
-        // entries, and later accesses fault the same contents back in from the file.
-        unsafe {
-            libc::madvise(
-                first as *mut libc::c_void,
-                last - first,
-                libc::MADV_DONTNEED,
-            );
-        }
-    }
 }
 
 /// `--pdeath-signal`: ask the kernel to send SIG when the parent dies. Returns true when the
@@ -337,24 +288,27 @@ struct Supervisor<'a> {
     term_seen: bool,
     /// jwrap forwarded a stop signal that has not been followed by SIGCONT.
     stop_requested: bool,
+    /// The main child was seen stopped and has not been continued by jwrap since.
+    child_stopped: bool,
     /// Draining: when to SIGKILL what is left, and who already got SIGTERM.
     drain_until: Option<Instant>,
     drained: HashSet<i32>,
     /// No child of jwrap is left (waitpid said ECHILD).
     no_children: bool,
-    /// When to drop the pages start-up touched (`release_start_up_pages`); done once.
-    release_pages_at: Option<Instant>,
+    /// jwrap was started as the terminal's foreground job: a shell with job control runs it.
+    job_control: bool,
+    /// jwrap's children as last listed, less those reaped since (see `Children`).
+    children: Children,
+    /// Once the main child is gone: jwrap's children that were in its group while its zombie
+    /// still held the group's id, less those reaped since. While one is left, the id is still
+    /// that group's.
+    group_holders: Vec<i32>,
     /// Forward errors already reported, so a signal storm cannot flood stderr.
     reported: HashSet<i32>,
 }
 
 const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
 const TERMINAL_STOPS: [i32; 3] = [libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
-/// How long the start-up pages stay mapped after the child is spawned. Dropping them costs a
-/// `madvise` and the faults of the pages the loop then uses again, which a command that ends
-/// at once (a health check, `true`) should not pay; a long-running one waits 100 ms longer for
-/// jwrap's memory to shrink.
-const START_UP_PAGES_HELD: Duration = Duration::from_millis(100);
 /// After the final SIGKILL, how long to wait for the killed processes to be reaped.
 const KILL_REAP_GRACE: Duration = Duration::from_secs(1);
 /// While draining, how often to look for new orphans: one whose parent was not jwrap's child
@@ -367,6 +321,7 @@ impl<'a> Supervisor<'a> {
         options: &'a Supervision,
         own_pid: i32,
         signals: SignalFd,
+        job_control: bool,
     ) -> Supervisor<'a> {
         Supervisor {
             child,
@@ -379,10 +334,13 @@ impl<'a> Supervisor<'a> {
             held_term: None,
             term_seen: false,
             stop_requested: false,
+            child_stopped: false,
             drain_until: None,
             drained: HashSet::new(),
             no_children: false,
-            release_pages_at: Some(Instant::now() + START_UP_PAGES_HELD),
+            job_control,
+            children: Children::default(),
+            group_holders: Vec::new(),
             reported: HashSet::new(),
         }
     }
@@ -393,7 +351,7 @@ impl<'a> Supervisor<'a> {
             self.wait_for_signals();
             // Forward what arrived (SIGCHLD only wakes the reaper).
             self.read_signals();
-            // Act on deadlines: dropping start-up pages, a held SIGTERM, --kill-after, the end
+            // Act on deadlines: a held SIGTERM, --kill-after, the end
             // of draining.
             self.fire_deadlines();
             // Reap every child that has exited: the main one, and adopted orphans.
@@ -426,7 +384,6 @@ impl<'a> Supervisor<'a> {
             self.held_term.map(|(at, _)| at),
             self.drain_until,
             rescan,
-            self.release_pages_at,
         ]
         .into_iter()
         .flatten()
@@ -524,18 +481,26 @@ impl<'a> Supervisor<'a> {
             self.stop_requested = true;
         } else if signal == libc::SIGCONT {
             self.stop_requested = false;
+            self.child_stopped = false;
         }
-        let target = self.target();
-        match send(target, signal) {
+        let result = self.send_to_target(signal);
+        // A stopped process acts on SIGTERM only once continued (a shell's `kill` continues a
+        // stopped job the same way).
+        if TERMINATING.contains(&signal) && self.child_stopped && result.is_ok() {
+            self.child_stopped = false;
+            self.stop_requested = false;
+            let _ = self.send_to_target(libc::SIGCONT);
+        }
+        match result {
             Ok(()) if log::is_verbose() => log::info(&format!(
                 "forwarded {} to {}",
                 signal_name(signal),
-                describe(target)
+                self.describe_target()
             )),
             Ok(()) => {}
             // The child left its process group (setsid, setpgid): reach it directly.
-            Err(Errno::ESRCH) if target < 0 && self.exit.is_none() => {
-                if let Err(err) = send(self.child.as_raw(), signal) {
+            Err(Errno::ESRCH) if !self.options.single_child && self.exit.is_none() => {
+                if let Err(err) = self.send_to_child(signal) {
                     self.report_forward_error(signal, err);
                 }
             }
@@ -565,21 +530,67 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// The child's process group (negative pid), or the child itself with `--single-child`.
-    fn target(&self) -> i32 {
+    /// The main child with `--single-child`, else its group.
+    fn send_to_target(&mut self, signal: i32) -> Result<(), Errno> {
         if self.options.single_child {
-            self.child.as_raw()
+            self.send_to_child(signal)
         } else {
-            -self.child.as_raw()
+            self.send_to_group(signal)
+        }
+    }
+
+    /// The main child, while it has not been reaped: until then its pid is its own.
+    fn send_to_child(&self, signal: i32) -> Result<(), Errno> {
+        if self.exit.is_some() {
+            return Err(Errno::ESRCH);
+        }
+        send(self.child.as_raw(), signal)
+    }
+
+    /// The child's process group, while a member is known to be alive: the main child before
+    /// it is reaped, or a child of jwrap that was in the group before that and has not been
+    /// reaped (a zombie included). Each holds the group's id, so it cannot name another group
+    /// meanwhile; without one, the id may already be reused, and the signal is not sent.
+    fn send_to_group(&mut self, signal: i32) -> Result<(), Errno> {
+        if !self.group_is_held() {
+            return Err(Errno::ESRCH);
+        }
+        send(-self.child.as_raw(), signal)
+    }
+
+    fn group_is_held(&self) -> bool {
+        self.exit.is_none() || !self.group_holders.is_empty()
+    }
+
+    /// The main child has exited and is not reaped yet: note which children of jwrap share its
+    /// group (its zombie holds the group's id until then, so they are members of that group).
+    /// Only from /proc: the scan of every pid is not worth making at every exit, and without
+    /// holders the group's members that are jwrap's children are signalled one by one.
+    fn note_group_holders(&mut self) {
+        let group = self.child;
+        if !self.children.refresh_from_proc() {
+            return;
+        }
+        self.group_holders = self
+            .children
+            .list()
+            .iter()
+            .copied()
+            .filter(|&pid| pid != group.as_raw())
+            .filter(|&pid| getpgid(Some(Pid::from_raw(pid))) == Ok(group))
+            .collect();
+    }
+
+    fn describe_target(&self) -> String {
+        if self.options.single_child {
+            format!("pid {}", self.child)
+        } else {
+            format!("process group {}", self.child)
         }
     }
 
     fn fire_deadlines(&mut self) {
         let now = Instant::now();
-        if self.release_pages_at.is_some_and(|at| now >= at) {
-            self.release_pages_at = None;
-            release_start_up_pages();
-        }
         if let Some((at, signal)) = self.held_term {
             if now >= at {
                 self.held_term = None;
@@ -593,8 +604,8 @@ impl<'a> Supervisor<'a> {
                     "the command did not exit within {:?} (--kill-after); sending SIGKILL",
                     self.options.kill_after.unwrap_or_default()
                 ));
-                let _ = send(-self.child.as_raw(), libc::SIGKILL);
-                let _ = send(self.child.as_raw(), libc::SIGKILL);
+                let _ = self.send_to_group(libc::SIGKILL);
+                let _ = self.send_to_child(libc::SIGKILL);
             }
         }
     }
@@ -603,6 +614,14 @@ impl<'a> Supervisor<'a> {
     /// by a real-time signal) into an error after the kernel has already released the zombie,
     /// and the main child's status would be lost.
     fn reap(&mut self) {
+        if self.exit.is_none() {
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            match waitid(Id::Pid(self.child), flags) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
+                // Exited (or a status nix cannot name): reaped just below.
+                _ => self.note_group_holders(),
+            }
+        }
         loop {
             let mut status = 0;
             // SAFETY: `status` is a valid place for the kernel to write the status.
@@ -613,6 +632,7 @@ impl<'a> Supervisor<'a> {
                     Errno::EINTR => {}
                     Errno::ECHILD => {
                         self.no_children = true;
+                        self.children.clear();
                         break;
                     }
                     err => {
@@ -635,6 +655,9 @@ impl<'a> Supervisor<'a> {
     }
 
     fn on_exit(&mut self, pid: i32, exit: ChildExit) {
+        // Its pid may belong to another process from now on.
+        self.children.reaped(pid);
+        self.group_holders.retain(|&holder| holder != pid);
         if pid == self.child.as_raw() {
             log::info(&format!(
                 "the command (pid {pid}) ended: {}",
@@ -651,14 +674,22 @@ impl<'a> Supervisor<'a> {
         if !TERMINAL_STOPS.contains(&signal) {
             return;
         }
+        self.child_stopped = true;
         if self.is_pid1 {
             if !self.stop_requested {
                 log::info(&format!(
                     "the command was stopped by {} with no shell to resume it; continuing it",
                     signal_name(signal)
                 ));
-                let _ = send(self.target(), libc::SIGCONT);
+                let _ = self.send_to_target(libc::SIGCONT);
             }
+        } else if !self.stop_requested && !self.job_control {
+            // No shell runs jwrap as a job (a service manager, another init): stopping jwrap
+            // would only leave it deaf to the signals that follow.
+            log::info(&format!(
+                "the command was stopped by {}; jwrap keeps running (it is no shell's job)",
+                signal_name(signal)
+            ));
         } else if is_stopped(self.child.as_raw()) {
             // (A SIGCONT forwarded since the stop already resumed it: then jwrap stays running.)
             log::info("the command was stopped; stopping jwrap too, for the shell's job control");
@@ -669,11 +700,9 @@ impl<'a> Supervisor<'a> {
 
     /// After `fg`, the shell gave the terminal to jwrap's group: pass it on to the child's.
     fn take_terminal_back(&self) {
-        if owns_terminal() {
-            // SAFETY: plain call; SIGTTOU is blocked in jwrap.
-            unsafe {
-                libc::tcsetpgrp(0, self.child.as_raw());
-            }
+        if self.exit.is_none() && owns_terminal() {
+            // SIGTTOU is blocked in jwrap, so a background jwrap may do this too.
+            let _ = nix::unistd::tcsetpgrp(io::stdin().as_fd(), self.child);
         }
     }
 
@@ -697,8 +726,8 @@ impl<'a> Supervisor<'a> {
     }
 
     fn terminate_leftovers(&mut self) {
-        let _ = send(-self.child.as_raw(), libc::SIGTERM);
-        let _ = send(-self.child.as_raw(), libc::SIGCONT);
+        let _ = self.send_to_group(libc::SIGTERM);
+        let _ = self.send_to_group(libc::SIGCONT);
         self.terminate_new_orphans();
     }
 
@@ -714,25 +743,30 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    fn own_children_outside_group(&self) -> Vec<i32> {
-        let group = self.child.as_raw();
-        // SAFETY: getpgid takes a plain pid; a process that is gone gives -1, which is kept.
-        own_children()
-            .into_iter()
-            .filter(|&pid| unsafe { libc::getpgid(pid) } != group)
+    /// jwrap's children that a signal to the main child's group does not reach: those outside
+    /// it, or all of them once the group's id is no longer held. Each is unreaped, so its pid
+    /// is still its own.
+    fn own_children_outside_group(&mut self) -> Vec<i32> {
+        let group = self.child;
+        let held = self.group_is_held();
+        self.children
+            .list()
+            .iter()
+            .copied()
+            .filter(|&pid| !held || getpgid(Some(Pid::from_raw(pid))) != Ok(group))
             .collect()
     }
 
     /// The drain timeout passed: SIGKILL everything left and reap it.
     fn kill_leftovers(&mut self) {
-        let left = own_children();
+        self.children.refresh();
+        let left = census(self.child.as_raw(), self.children.list());
         log::warn(&format!(
-            "{} process(es) still running {:?} after the command exited (--drain-timeout); sending SIGKILL",
-            left.len().max(1),
+            "{left} process(es) still running {:?} after the command exited (--drain-timeout); sending SIGKILL",
             self.options.drain_timeout
         ));
-        let _ = send(-self.child.as_raw(), libc::SIGKILL);
-        for pid in left {
+        let _ = self.send_to_group(libc::SIGKILL);
+        for pid in self.children.list().to_vec() {
             let _ = send(pid, libc::SIGKILL);
         }
         let until = Instant::now() + KILL_REAP_GRACE;
@@ -741,7 +775,7 @@ impl<'a> Supervisor<'a> {
             if !self.no_children {
                 std::thread::sleep(Duration::from_millis(5));
                 // Orphans of killed processes come to jwrap and need the same treatment.
-                for pid in own_children() {
+                for pid in self.children.list().to_vec() {
                     let _ = send(pid, libc::SIGKILL);
                 }
             }
@@ -749,37 +783,110 @@ impl<'a> Supervisor<'a> {
     }
 }
 
-/// jwrap's own children (the main child and adopted orphans), from /proc.
-fn own_children() -> Vec<i32> {
-    let me = getpid().as_raw();
-    let listed = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children"));
-    match listed {
-        Ok(text) => text
-            .split_whitespace()
-            .filter_map(|pid| pid.parse().ok())
-            .collect(),
-        // Kernels without CONFIG_PROC_CHILDREN: scan every process's parent.
-        Err(_) => scan_children(me),
+/// jwrap's own children (the main child and adopted orphans), as last listed, less those reaped
+/// since: a listed pid is never reused while it is here, as jwrap alone reaps its children.
+///
+/// Listed from /proc; without /proc, or without a free descriptor to read it, by asking the
+/// kernel about every pid (waitid with WNOWAIT answers only for one's own children). That scan
+/// takes a fraction of a second, so it is made only when asked for (`refresh`: when draining
+/// starts and before the final SIGKILL); in between, its listing stands, less reaped pids.
+#[derive(Default)]
+struct Children {
+    listed: Vec<i32>,
+    /// The last listing came from the scan of every pid.
+    scanned: bool,
+}
+
+impl Children {
+    /// The children as listed now, or by the last scan.
+    fn list(&mut self) -> &[i32] {
+        if !self.scanned {
+            self.refresh();
+        }
+        &self.listed
+    }
+
+    fn refresh(&mut self) {
+        // Kernels without CONFIG_PROC_CHILDREN, no /proc, no descriptor left: the scan.
+        (self.listed, self.scanned) = match Children::from_proc() {
+            Some(listed) => (listed, false),
+            None => (scan_children(), true),
+        };
+    }
+
+    /// A fresh listing from /proc, if /proc can tell.
+    fn refresh_from_proc(&mut self) -> bool {
+        let Some(listed) = Children::from_proc() else {
+            return false;
+        };
+        (self.listed, self.scanned) = (listed, false);
+        true
+    }
+
+    fn from_proc() -> Option<Vec<i32>> {
+        let me = getpid().as_raw();
+        let text = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).ok()?;
+        Some(
+            text.split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+                .collect(),
+        )
+    }
+
+    fn reaped(&mut self, pid: i32) {
+        self.listed.retain(|&listed| listed != pid);
+    }
+
+    fn clear(&mut self) {
+        self.listed.clear();
     }
 }
 
-fn scan_children(parent: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    // The name in parentheses may contain spaces: parse after the last ')'.
-                    let after = &stat[stat.rfind(')')? + 1..];
-                    after.split_whitespace().nth(1)?.parse::<i32>().ok()
-                })
-                == Some(parent)
+/// The highest pid the kernel hands out (`pid_max`), or its upper limit when it cannot be read.
+fn pid_max() -> i32 {
+    const PID_MAX_LIMIT: i32 = 4 * 1024 * 1024;
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(PID_MAX_LIMIT)
+}
+
+/// jwrap's children, by asking for each pid whether it is one (system calls only: no /proc, no
+/// descriptor). WNOWAIT leaves any status to be collected by `reap`.
+fn scan_children() -> Vec<i32> {
+    let me = getpid().as_raw();
+    let flags = WaitPidFlag::WEXITED
+        | WaitPidFlag::WSTOPPED
+        | WaitPidFlag::WCONTINUED
+        | WaitPidFlag::WNOHANG
+        | WaitPidFlag::WNOWAIT;
+    (2..=pid_max())
+        .filter(|&pid| pid != me)
+        // A pid that does not exist is skipped at the cost of one cheap system call.
+        .filter(|&pid| getpgid(Some(Pid::from_raw(pid))).is_ok())
+        .filter(|&pid| match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
+            Ok(_) => true,
+            // A status nix cannot name is still a child's.
+            Err(err) => err != Errno::ECHILD,
         })
         .collect()
+}
+
+/// How many processes are left: jwrap's children and the other members of the main child's
+/// group (those only with /proc to list them).
+fn census(group: i32, children: &[i32]) -> usize {
+    let in_group = |pid: i32| getpgid(Some(Pid::from_raw(pid))) == Ok(Pid::from_raw(group));
+    let pids: Vec<i32> = match std::fs::read_dir("/proc") {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let members = pids
+        .into_iter()
+        .filter(|&pid| in_group(pid) && !children.contains(&pid))
+        .count();
+    members + children.len()
 }
 
 /// Whether the process is in a stop (state T in /proc); true when that cannot be read.
@@ -801,14 +908,6 @@ fn send(target: i32, signal: i32) -> Result<(), Errno> {
     if rc == 0 { Ok(()) } else { Err(Errno::last()) }
 }
 
-fn describe(target: i32) -> String {
-    if target < 0 {
-        format!("process group {}", -target)
-    } else {
-        format!("pid {target}")
-    }
-}
-
 fn describe_exit(exit: ChildExit) -> String {
     match exit {
         ChildExit::Exited(code) => format!("exit code {code}"),
@@ -816,11 +915,34 @@ fn describe_exit(exit: ChildExit) -> String {
     }
 }
 
+/// The inode number of the kernel's first PID namespace (`PROC_PID_INIT_INO`), the one the
+/// kernel's init runs in.
+const INITIAL_PID_NAMESPACE: &str = "pid:[4026531836]";
+
 /// Whether jwrap is the kernel's own init (started by `init=`/`rdinit=`), not PID 1 of a
-/// container. Call it before spawning: only the kernel's init finds a process with PID 2
-/// (kthreadd) already there; a new PID namespace has none until jwrap's child.
+/// container. Call it before spawning. PID 1 of a container may have a process at PID 2 too (a
+/// sibling its parent started), so that proves nothing by itself; what holds only for the
+/// kernel's init:
+/// * with /proc mounted, jwrap's PID namespace is the kernel's first one;
+/// * without (the kernel's init starts before /proc is mounted), PID 2 (kthreadd) exists and is
+///   not jwrap's child: a sibling in a container is.
 pub fn is_kernel_init() -> bool {
-    getpid().as_raw() == 1 && matches!(send(2, 0), Ok(()) | Err(Errno::EPERM))
+    if getpid().as_raw() != 1 {
+        return false;
+    }
+    if let Ok(namespace) = std::fs::read_link("/proc/self/ns/pid") {
+        return namespace.as_os_str() == INITIAL_PID_NAMESPACE;
+    }
+    let two = Pid::from_raw(2);
+    let exists = matches!(send(2, 0), Ok(()) | Err(Errno::EPERM));
+    let own_child = !matches!(
+        waitid(
+            Id::Pid(two),
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT
+        ),
+        Err(Errno::ECHILD)
+    );
+    exists && !own_child
 }
 
 /// The kernel panics when its init exits; power the machine off cleanly instead.
@@ -828,41 +950,4 @@ pub fn power_off() {
     nix::unistd::sync();
     let Err(err) = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF);
     log::warn(&format!("cannot power off: {err}"));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_codes() {
-        assert_eq!(exit_code(ChildExit::Exited(3), &[]), 3);
-        assert_eq!(exit_code(ChildExit::Signaled(libc::SIGTERM), &[]), 143);
-        assert_eq!(exit_code(ChildExit::Signaled(libc::SIGTERM), &[143]), 0);
-        assert_eq!(exit_code(ChildExit::Exited(143), &[143]), 0);
-        assert_eq!(exit_code(ChildExit::Exited(1), &[143]), 1);
-    }
-
-    #[test]
-    fn spawn_errors_map_to_126_and_127() {
-        assert_eq!(
-            spawn_error(OsStr::new("x"), ExecError(libc::ENOENT)).code,
-            127
-        );
-        assert_eq!(
-            spawn_error(OsStr::new("x"), ExecError(libc::ENOTDIR)).code,
-            127
-        );
-        assert_eq!(
-            spawn_error(OsStr::new("x"), ExecError(libc::ENOEXEC)).code,
-            126
-        );
-        assert_eq!(
-            spawn_error(OsStr::new("x"), ExecError(libc::EAGAIN)).code,
-            125
-        );
-        let err = spawn_error(OsStr::new("x"), ExecError(libc::EACCES));
-        assert_eq!(err.code, 126);
-        assert_eq!(err.message, "cannot run x: Permission denied");
-    }
 }

@@ -1,330 +1,274 @@
-//! Starting COMMAND: everything `execve` needs is built first, then a child that shares jwrap's
-//! memory until it execs (`clone` with `CLONE_VM | CLONE_VFORK`, what `posix_spawn` does) makes
-//! a handful of system calls and execs.
+//! Starting COMMAND with `std::process::Command`, plus what an init's child needs between fork
+//! and exec: a process group of its own, the terminal's foreground when jwrap holds it, and
+//! exactly the signal mask and ignored signals jwrap inherited.
 //!
-//! Not `std::process::Command`: it forks, which copies jwrap's page tables and then makes every
-//! page jwrap writes fault once more, opens a socket pair to learn whether exec worked, and
-//! resets SIGPIPE in the child. Not `posix_spawn` either: it cannot make the child's group the
-//! terminal's foreground (musl), and glibc's version silently unblocks signals 32 and 33 in the
-//! mask it sets, while the child must get exactly the mask jwrap inherited. Here the child
-//! writes exec's error where jwrap reads it, because they share memory until the exec.
+//! The program is looked up as `execvp` does. A file that the kernel cannot execute (a script
+//! without `#!`) runs under `/bin/sh`, as `execvp` does: glibc does that inside `execvp`, musl
+//! does not, so jwrap does it itself when the error comes back, and both builds behave alike.
+//! `--exec` goes through the same code, with `exec` in place of `spawn`.
 
-use std::ffi::{CStr, CString, OsString, c_char, c_int, c_void};
+use crate::java::discover::{DEFAULT_PATH, search};
+use nix::errno::Errno;
+use nix::sys::signal::{SigHandler, Signal};
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-unsafe extern "C" {
-    /// The process's environment, as the C library keeps it.
-    static environ: *const *const c_char;
+/// The shell `execvp` runs a file without `#!` with.
+const SHELL: &str = "/bin/sh";
+
+/// The signal state jwrap was started with, which the child must get back unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalState {
+    /// The signal mask, as the kernel keeps it: bit N-1 set when signal N is blocked.
+    pub mask: u64,
+    /// The ignored signals jwrap changes for itself, in the same form: SIGCHLD and SIGPIPE.
+    pub ignored: u64,
 }
 
-/// What the child does between `clone` and `execve`.
+/// Signals 1 to 64, as a kernel mask. Not `sigfillset`: libc leaves out the signals it keeps for
+/// itself (32 and 33 in glibc, 32 to 34 in musl) and glibc's `sigprocmask` refuses to block
+/// them, yet anyone may send them; unblocked, their default action would kill jwrap.
+pub const EVERY_SIGNAL: u64 = u64::MAX;
+
+/// The ignored signals jwrap must change for itself, and give back to the child.
+/// * SIGCHLD: ignored, the kernel reaps jwrap's children itself and the init never learns how
+///   its child ended;
+/// * SIGPIPE: `std::process::Command` sets it to the default action in every child.
+const RESTORED: [Signal; 2] = [Signal::SIGCHLD, Signal::SIGPIPE];
+
+fn bit(signal: i32) -> u64 {
+    1 << (signal - 1)
+}
+
+impl SignalState {
+    /// Block every signal, give SIGCHLD its default action, and return what was inherited.
+    /// The first thing jwrap does: a SIGTERM that arrives during start-up stays pending and is
+    /// forwarded once the child runs.
+    pub fn take_over() -> SignalState {
+        let mut mask = 0;
+        // Only an invalid `how` or pointer makes this fail; neither can happen here.
+        let _ = set_mask(EVERY_SIGNAL, Some(&mut mask));
+        let ignored = RESTORED
+            .iter()
+            .filter(|&&signal| is_ignored(signal))
+            .fold(0, |set, &signal| set | bit(signal as i32));
+        if ignored & bit(Signal::SIGCHLD as i32) != 0 {
+            // SAFETY: SIG_DFL installs no handler.
+            let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+        }
+        SignalState { mask, ignored }
+    }
+
+    /// In the child, between fork and exec: the ignored signals and the mask as inherited.
+    /// Only system calls (async-signal-safe).
+    fn restore(&self) -> io::Result<()> {
+        for signal in RESTORED {
+            if self.ignored & bit(signal as i32) != 0 {
+                // SAFETY: SIG_IGN installs no handler, so no code of ours can run on a signal.
+                unsafe { nix::sys::signal::signal(signal, SigHandler::SigIgn) }?;
+            }
+        }
+        set_mask(self.mask, None)?;
+        Ok(())
+    }
+}
+
+/// Whether `signal` is ignored (a query: nothing is changed).
+fn is_ignored(signal: Signal) -> bool {
+    // SAFETY: `struct sigaction` is plain data (all zeroes is a valid value); with a null new
+    // action, sigaction only writes the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal as i32, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// rt_sigprocmask(2) itself, bypassing libc's filter (see `EVERY_SIGNAL`): there is no API
+/// that sets the real-time signals glibc keeps for itself. Async-signal-safe: the child calls
+/// it between fork and exec.
+pub fn set_mask(mask: u64, old: Option<&mut u64>) -> Result<(), Errno> {
+    let old = old.map_or(std::ptr::null_mut(), |old| old as *mut u64);
+    // SAFETY: the kernel reads and writes 8 bytes (the size passed) at these valid pointers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &mask as *const u64,
+            old,
+            std::mem::size_of::<u64>(),
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(Errno::last()) }
+}
+
+/// What the child gets besides argv and the environment.
 #[derive(Debug, Clone, Copy)]
 pub struct ChildSetup {
     /// Put the child in a process group of its own.
     pub own_group: bool,
-    /// Make that group the foreground of the terminal on fd 0 (SIGTTOU is still blocked, which
-    /// is what lets a background group take it).
+    /// Make that group the foreground of the terminal on fd 0 (SIGTTOU is still blocked then,
+    /// which is what lets a background group take it).
     pub take_terminal: bool,
-    /// The signal mask to exec with, as the kernel keeps it.
-    pub mask: u64,
+    pub signals: SignalState,
 }
 
-/// COMMAND ready for `execve`: the paths to try, argv and the environment, as C strings.
-pub struct Launch {
-    /// The program itself when it names a path, else each PATH entry joined with it, in order
-    /// (what `execvp` tries).
-    candidates: Vec<CString>,
-    /// Keeps the strings `argv` points to alive.
-    _args: Vec<CString>,
-    argv: Vec<*const c_char>,
-    /// Keeps the variables jwrap sets alive; the inherited ones are the C library's.
-    _set: Vec<CString>,
-    envp: Vec<*const c_char>,
+/// Why COMMAND could not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// `execve` (or `fork`) failed with this errno.
+    Exec(i32),
+    /// The program exists, but the interpreter its `#!` line names does not (`None`: it is a
+    /// binary whose loader is missing).
+    MissingInterpreter {
+        program: PathBuf,
+        interpreter: Option<OsString>,
+    },
+    /// An argument or variable holds a NUL byte, which `execve` cannot pass.
+    NulByte,
 }
 
-/// Why COMMAND could not be prepared or executed: an errno value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExecError(pub i32);
-
-impl Launch {
-    /// `argv` with jwrap's environment, `env` set on top of it (replacing variables of the
-    /// same name). The program is looked up in the resulting PATH, or `default_path` without one.
-    pub fn new(
-        argv: &[OsString],
-        env: &[(OsString, OsString)],
-        default_path: &str,
-    ) -> Result<Launch, ExecError> {
-        let c_string = |bytes: &[u8]| CString::new(bytes).map_err(|_| ExecError(libc::EINVAL));
-        let args = argv
-            .iter()
-            .map(|arg| c_string(arg.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        // A name set twice keeps its last value, as `Command::env` would.
-        let set = env
-            .iter()
-            .enumerate()
-            .filter(|(index, (name, _))| !env[index + 1..].iter().any(|(later, _)| later == name))
-            .map(|(_, (name, value))| c_string(&[name.as_bytes(), b"=", value.as_bytes()].concat()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut envp: Vec<*const c_char> = inherited_environment()
-            .filter(|entry| {
-                !env.iter()
-                    .any(|(name, _)| name_of(entry) == name.as_bytes())
-            })
-            .map(CStr::as_ptr)
-            .collect();
-        envp.extend(set.iter().map(|entry| entry.as_ptr()));
-        envp.push(std::ptr::null());
-
-        let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
-        let candidates = if program.as_bytes().contains(&b'/') {
-            vec![c_string(program.as_bytes())?]
-        } else if program.is_empty() {
-            Vec::new()
-        } else {
-            let path = env
-                .iter()
-                .rev()
-                .find(|(name, _)| name == "PATH")
-                .map(|(_, value)| value.clone())
-                .or_else(|| std::env::var_os("PATH"))
-                .unwrap_or_else(|| OsString::from(default_path));
-            path.as_bytes()
-                .split(|byte| *byte == b':')
-                .map(|dir| match dir {
-                    // An empty entry is the current directory.
-                    b"" => c_string(program.as_bytes()),
-                    dir => c_string(&[dir, b"/", program.as_bytes()].concat()),
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        let mut argv: Vec<*const c_char> = args.iter().map(|arg| arg.as_ptr()).collect();
-        argv.push(std::ptr::null());
-        Ok(Launch {
-            candidates,
-            _args: args,
-            argv,
-            _set: set,
-            envp,
-        })
-    }
-
-    /// Start the child; its pid, or why it could not run (it has then been reaped).
-    pub fn spawn(&self, setup: ChildSetup) -> Result<i32, ExecError> {
-        let shared = Shared {
-            launch: self,
-            setup,
-            error: AtomicI32::new(0),
-        };
-        // The child's stack until it execs (jwrap is suspended meanwhile): allocated, not
-        // initialised, and not on jwrap's own stack, whose probes would touch every page. The
-        // child uses only its top.
-        let mut stack: Vec<u8> = Vec::with_capacity(CHILD_STACK);
-        let top = (stack.as_mut_ptr() as usize + CHILD_STACK) & !15;
-        // SAFETY: `child` only makes system calls and reads `shared`, which outlives the child's
-        // use of it (CLONE_VFORK: clone returns once the child has exec'd or exited); the stack
-        // is ours and unused meanwhile.
-        let pid = unsafe {
-            libc::clone(
-                child,
-                top as *mut c_void,
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-                &shared as *const Shared as *mut c_void,
-            )
-        };
-        if pid < 0 {
-            return Err(ExecError(last_errno()));
-        }
-        match shared.error.load(Ordering::Acquire) {
-            0 => Ok(pid),
-            errno => {
-                // SAFETY: reaping our own child, which has exited.
-                unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-                Err(ExecError(errno))
-            }
-        }
-    }
-
-    /// Replace jwrap with the command. Returns only when that failed.
-    pub fn exec(&self, setup: ChildSetup) -> ExecError {
-        ExecError(self.prepare_and_exec(setup))
-    }
-
-    /// The child's part, also `--exec`'s: system calls only, no allocation. Returns the errno of
-    /// the failure.
-    fn prepare_and_exec(&self, setup: ChildSetup) -> i32 {
-        // SAFETY: plain system calls on the calling process, with valid pointers; argv and envp
-        // are NULL-terminated arrays of C strings that `self` keeps alive.
-        unsafe {
-            if setup.own_group {
-                libc::setpgid(0, 0);
-            }
-            if setup.take_terminal {
-                let group: libc::pid_t = libc::getpid();
-                libc::ioctl(0, libc::TIOCSPGRP, &group);
-            }
-            // rt_sigprocmask itself: glibc's wrapper would drop signals 32 and 33 from the mask.
-            libc::syscall(
-                libc::SYS_rt_sigprocmask,
-                libc::SIG_SETMASK,
-                &setup.mask as *const u64,
-                std::ptr::null_mut::<u64>(),
-                std::mem::size_of::<u64>(),
-            );
-            // As execvp: a directory where the program is missing, or cannot be searched, is
-            // skipped; a program found but not executable is remembered and reported if nothing
-            // else runs; any other failure stops the search.
-            let mut last = libc::ENOENT;
-            let mut denied = false;
-            for candidate in &self.candidates {
-                libc::execve(candidate.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
-                last = last_errno();
-                match last {
-                    libc::EACCES => denied = true,
-                    libc::ENOENT
-                    | libc::ENOTDIR
-                    | libc::ESTALE
-                    | libc::ELOOP
-                    | libc::ENAMETOOLONG
-                    | libc::ENODEV
-                    | libc::ETIMEDOUT => {}
-                    _ => return last,
-                }
-            }
-            if denied { libc::EACCES } else { last }
-        }
-    }
-}
-
-/// Enough for `prepare_and_exec` and the C library's `clone` trampoline.
-const CHILD_STACK: usize = 16 * 1024;
-
-/// What jwrap hands the child: the launch, and where the child reports a failed exec.
-struct Shared<'a> {
-    launch: &'a Launch,
+/// Start COMMAND as a child; its pid.
+pub fn spawn(
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
     setup: ChildSetup,
-    error: AtomicI32,
-}
-
-extern "C" fn child(arg: *mut c_void) -> c_int {
-    // SAFETY: `arg` is the `Shared` that `spawn` passed, alive until the child execs or exits.
-    let shared = unsafe { &*(arg as *const Shared) };
-    let errno = shared.launch.prepare_and_exec(shared.setup);
-    shared.error.store(errno.max(1), Ordering::Release);
-    127
-}
-
-fn last_errno() -> i32 {
-    std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO)
-}
-
-/// The entries of the process's environment, as the C library keeps them.
-fn inherited_environment() -> impl Iterator<Item = &'static CStr> {
-    // SAFETY: `environ` is a NULL-terminated array of C strings; jwrap never changes its
-    // environment, so they live (unchanged) as long as the process.
-    let mut next = unsafe { environ };
-    std::iter::from_fn(move || {
-        if next.is_null() {
-            return None;
-        }
-        // SAFETY: see above; `next` stays within the array, stopping at its NULL.
-        unsafe {
-            let entry = *next;
-            if entry.is_null() {
-                return None;
-            }
-            next = next.add(1);
-            Some(CStr::from_ptr(entry))
-        }
+) -> Result<u32, Failure> {
+    run(argv, env, setup, |command| {
+        command.spawn().map(|child| child.id())
     })
 }
 
-/// `NAME` of a `NAME=value` entry.
-fn name_of(entry: &CStr) -> &[u8] {
-    let bytes = entry.to_bytes();
-    let end = bytes
-        .iter()
-        .position(|byte| *byte == b'=')
-        .unwrap_or(bytes.len());
-    &bytes[..end]
+/// Replace jwrap with COMMAND. Returns only when that failed; every signal is blocked again
+/// then.
+pub fn exec(argv: &[OsString], env: &[(OsString, OsString)], setup: ChildSetup) -> Failure {
+    let failure = match run(argv, env, setup, |command| {
+        Err::<std::convert::Infallible, _>(command.exec())
+    }) {
+        Ok(never) => match never {},
+        Err(failure) => failure,
+    };
+    let _ = set_mask(EVERY_SIGNAL, None);
+    failure
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn os(items: &[&str]) -> Vec<OsString> {
-        items.iter().map(OsString::from).collect()
-    }
-
-    fn strings(pointers: &[*const c_char]) -> Vec<String> {
-        pointers
+/// The one way COMMAND starts: `start` on the command as given, and on ENOEXEC once more under
+/// `/bin/sh`.
+fn run<T>(
+    argv: &[OsString],
+    env: &[(OsString, OsString)],
+    setup: ChildSetup,
+    start: impl Fn(&mut Command) -> io::Result<T>,
+) -> Result<T, Failure> {
+    let program = argv.first().map(OsString::as_os_str).unwrap_or_default();
+    let args = argv.get(1..).unwrap_or_default();
+    let has_nul = |text: &OsStr| text.as_bytes().contains(&0);
+    if argv.iter().any(|arg| has_nul(arg))
+        || env
             .iter()
-            .take_while(|pointer| !pointer.is_null())
-            .map(|pointer| {
-                unsafe { CStr::from_ptr(*pointer) }
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect()
+            .any(|(name, value)| has_nul(name) || has_nul(value))
+    {
+        return Err(Failure::NulByte);
     }
+    let error = match start(&mut command(program, args, env, setup)) {
+        Ok(started) => return Ok(started),
+        Err(error) => error,
+    };
+    let errno = error.raw_os_error().unwrap_or(libc::EIO);
+    let found = || located(program, env);
+    match errno {
+        libc::ENOEXEC => {
+            let Some(path) = found() else {
+                return Err(Failure::Exec(errno));
+            };
+            let args: Vec<OsString> = std::iter::once(path.into_os_string())
+                .chain(args.iter().cloned())
+                .collect();
+            start(&mut command(OsStr::new(SHELL), &args, env, setup))
+                .map_err(|error| Failure::Exec(error.raw_os_error().unwrap_or(libc::EIO)))
+        }
+        // Not found, yet the file is there: what is missing is its interpreter.
+        libc::ENOENT => match found().filter(|path| path.is_file()) {
+            Some(program) => Err(Failure::MissingInterpreter {
+                interpreter: interpreter_of(&program),
+                program,
+            }),
+            None => Err(Failure::Exec(errno)),
+        },
+        _ => Err(Failure::Exec(errno)),
+    }
+}
 
-    #[test]
-    fn candidates_follow_path_or_the_given_path() {
-        let env = vec![(OsString::from("PATH"), OsString::from("/a::/b"))];
-        let launch = Launch::new(&os(&["tool", "x"]), &env, "/bin").unwrap();
-        let candidates: Vec<_> = launch
-            .candidates
-            .iter()
-            .map(|c| c.to_str().unwrap())
-            .collect();
-        assert_eq!(candidates, ["/a/tool", "tool", "/b/tool"]);
-        let launch = Launch::new(&os(&["./tool"]), &env, "/bin").unwrap();
-        assert_eq!(launch.candidates, [CString::new("./tool").unwrap()]);
-        assert!(
-            Launch::new(&os(&[""]), &[], "/bin")
-                .unwrap()
-                .candidates
-                .is_empty()
-        );
+fn command(
+    program: &OsStr,
+    args: &[OsString],
+    env: &[(OsString, OsString)],
+    setup: ChildSetup,
+) -> Command {
+    let mut command = Command::new(program);
+    // The command sees the program name as given, as `execvp` passes it.
+    command
+        .args(args)
+        .envs(env.iter().map(|(name, value)| (name, value)));
+    if setup.own_group {
+        command.process_group(0);
     }
+    let stdin = io::stdin();
+    let ChildSetup {
+        take_terminal,
+        signals,
+        ..
+    } = setup;
+    // SAFETY: the closure runs in the child between fork and exec, and makes only system calls
+    // (tcsetpgrp, sigaction, rt_sigprocmask); it allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(move || {
+            if take_terminal {
+                nix::unistd::tcsetpgrp(stdin.as_fd(), nix::unistd::getpgrp())?;
+            }
+            signals.restore()
+        });
+    }
+    command
+}
 
-    #[test]
-    fn set_variables_replace_inherited_ones() {
-        let inherited_path = std::env::var_os("PATH").is_some();
-        let env = vec![
-            (OsString::from("PATH"), OsString::from("/only")),
-            (OsString::from("JWRAP_LAUNCH_TEST"), OsString::from("a=b")),
-        ];
-        let launch = Launch::new(&os(&["tool", "arg"]), &env, "/bin").unwrap();
-        let envp = strings(&launch.envp);
-        assert_eq!(envp.iter().filter(|e| e.starts_with("PATH=")).count(), 1);
-        assert!(envp.contains(&"PATH=/only".to_string()), "{envp:?}");
-        assert!(envp.contains(&"JWRAP_LAUNCH_TEST=a=b".to_string()));
-        assert!(!inherited_path || envp.len() > 2);
-        assert_eq!(strings(&launch.argv), ["tool", "arg"]);
-        let twice = vec![
-            (OsString::from("JWRAP_LAUNCH_TEST"), OsString::from("first")),
-            (OsString::from("JWRAP_LAUNCH_TEST"), OsString::from("last")),
-        ];
-        let launch = Launch::new(&os(&["tool"]), &twice, "/bin").unwrap();
-        let envp = strings(&launch.envp);
-        let set: Vec<_> = envp
-            .iter()
-            .filter(|e| e.starts_with("JWRAP_LAUNCH_TEST="))
-            .collect();
-        assert_eq!(set, ["JWRAP_LAUNCH_TEST=last"]);
+/// The file `execvp` tried for `program`: the path as given, else the first executable of that
+/// name in the command's PATH.
+fn located(program: &OsStr, env: &[(OsString, OsString)]) -> Option<PathBuf> {
+    if program.as_bytes().contains(&b'/') {
+        return Some(PathBuf::from(program));
     }
+    let path = env
+        .iter()
+        .rev()
+        .find(|(name, _)| name == "PATH")
+        .map(|(_, value)| value.clone())
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_else(|| OsString::from(DEFAULT_PATH));
+    search(&path, program)
+}
 
-    #[test]
-    fn a_nul_byte_cannot_be_passed() {
-        let env = vec![(OsString::from("X"), OsString::from("a\0b"))];
-        assert_eq!(
-            Launch::new(&os(&["tool"]), &env, "/bin").err(),
-            Some(ExecError(libc::EINVAL))
-        );
-    }
+/// The interpreter a file's `#!` line names, if it has one.
+fn interpreter_of(program: &Path) -> Option<OsString> {
+    // As much as the kernel reads for the `#!` line.
+    const HEAD: u64 = 256;
+    let mut head = Vec::new();
+    std::fs::File::open(program)
+        .ok()?
+        .take(HEAD)
+        .read_to_end(&mut head)
+        .ok()?;
+    let line = head
+        .strip_prefix(b"#!")?
+        .split(|byte| *byte == b'\n')
+        .next()?;
+    let word = line
+        .split(|byte| *byte == b' ' || *byte == b'\t')
+        .find(|word| !word.is_empty())?;
+    Some(OsStr::from_bytes(word).to_os_string())
 }

@@ -6,7 +6,6 @@
 //! are public so the tests and the property tests can reach them.
 
 pub mod app;
-pub mod arena;
 pub mod cgroup;
 pub mod cli;
 pub mod config;

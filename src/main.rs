@@ -11,16 +11,10 @@
 use std::ffi::{CStr, OsString, c_char, c_int};
 use std::os::unix::ffi::OsStrExt;
 
-/// Start-up frees most of what it allocates at once; see `arena` for why not musl's allocator.
-#[global_allocator]
-static ALLOCATOR: jwrap::arena::Arena<{ 512 * 1024 }> = jwrap::arena::Arena::new();
-
 #[unsafe(no_mangle)]
 pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // Before anything else: a SIGTERM during start-up must be queued, then forwarded.
     let inherited = jwrap::init::block_signals();
-    // This thread allocates from the region; the thread that reads `java -version` does not.
-    ALLOCATOR.claim();
     let args = arguments(argc, argv);
     jwrap::app::main(args, inherited)
 }

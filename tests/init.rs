@@ -1536,3 +1536,409 @@ while True:
     terminal.type_keys("\x03");
     assert_eq!(terminal.running.code_within(PATIENCE), 130);
 }
+
+// ------------------------------------------------------------------------------------------
+// Launching: how execvp runs what it finds
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn a_script_without_a_shebang_runs_under_sh_by_path_on_path_and_with_exec() {
+    let dir = scratch();
+    let script = write_script(dir.path(), "no-shebang", "echo \"from sh: $1\"\nexit 7\n");
+    let path = format!("{}:/usr/bin:/bin", dir.path().display());
+    for args in [
+        vec!["--", script.as_str(), "one"],
+        vec!["--", "no-shebang", "one"],
+        vec!["--exec", "--", "no-shebang", "one"],
+    ] {
+        let mut command = jwrap_with(&args);
+        command.env("PATH", &path);
+        let mut running = Running::start(command);
+        assert_eq!(running.code_within(PATIENCE), 7, "{args:?}");
+        assert_eq!(running.remaining_lines(), ["from sh: one"], "{args:?}");
+    }
+}
+
+#[test]
+fn a_missing_interpreter_is_named_not_the_script() {
+    let dir = scratch();
+    let script = write_script(dir.path(), "bad-interpreter", "#!/no/such/interpreter -x\n");
+    for exec in [false, true] {
+        let mut args = vec!["--", script.as_str()];
+        if exec {
+            args.insert(0, "--exec");
+        }
+        let mut running = start(&args);
+        assert_eq!(running.code_within(PATIENCE), 126, "{args:?}");
+        let stderr = running.stderr();
+        assert!(
+            stderr.starts_with("jwrap: ") && stderr.contains("/no/such/interpreter"),
+            "{stderr:?}"
+        );
+    }
+}
+
+#[test]
+fn exit_codes_follow_the_shell() {
+    use jwrap::init::{ChildExit, exit_code};
+    assert_eq!(exit_code(ChildExit::Exited(3), &[]), 3);
+    assert_eq!(exit_code(ChildExit::Signaled(libc::SIGTERM), &[]), 143);
+    assert_eq!(exit_code(ChildExit::Signaled(libc::SIGTERM), &[143]), 0);
+    assert_eq!(exit_code(ChildExit::Exited(143), &[143]), 0);
+    assert_eq!(exit_code(ChildExit::Exited(1), &[143]), 1);
+}
+
+// ------------------------------------------------------------------------------------------
+// What jwrap inherited, and faults around it
+// ------------------------------------------------------------------------------------------
+
+/// Start the command with every signal at its default action except `ignored`, which are
+/// ignored (any number, the ones libc keeps for itself included), and none blocked.
+fn with_ignored_signals(command: &mut Command, ignored: &'static [i32]) {
+    with_default_signals(command);
+    // SAFETY: only system calls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // The kernel's struct sigaction: SIG_IGN (1), no flags, no restorer, empty mask.
+            let ignore = [1usize, 0, 0, 0];
+            for &signal in ignored {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    ignore.as_ptr(),
+                    std::ptr::null_mut::<usize>(),
+                    8usize,
+                );
+            }
+            Ok(())
+        });
+    }
+}
+
+fn ignored_set(lines: &[String]) -> u64 {
+    let (_, ignored) = signal_sets(lines, "");
+    u64::from_str_radix(&ignored, 16).expect("a hex mask")
+}
+
+#[test]
+fn an_inherited_ignored_sigchld_does_not_hang_jwrap_and_the_child_still_ignores_it() {
+    let mut command = jwrap_with(&["--", "sh", "-c", "exit 3"]);
+    with_ignored_signals(&mut command, &[libc::SIGCHLD]);
+    let mut running = Running::start(command);
+    assert_eq!(running.code_within(PATIENCE), 3);
+    // (sh resets SIGCHLD for itself and its children: grep is the command here.)
+    let mut command = jwrap_with(&["--", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]);
+    with_ignored_signals(&mut command, &[libc::SIGCHLD]);
+    let mut running = Running::start(command);
+    assert_eq!(running.code_within(PATIENCE), 0);
+    let ignored = ignored_set(&running.remaining_lines());
+    assert_ne!(ignored & (1 << (libc::SIGCHLD - 1)), 0, "{ignored:x}");
+}
+
+/// A JDK without a release file whose `java` says it is 17 when asked for `-version` (and
+/// touches `probed` beside its home), and otherwise runs `behaviour`.
+fn fake_jdk(dir: &Path, behaviour: &str) -> (String, PathBuf) {
+    let bin = dir.join("jdk/bin");
+    fs::create_dir_all(&bin).expect("mkdir");
+    let marker = dir.join("probed");
+    let script = format!(
+        "#!/bin/sh\nif [ \"$1\" = -version ]; then\n  : > '{}'\n  echo 'openjdk version \"17.0.2\" 2022-01-18' >&2\n  exit 0\nfi\n{behaviour}\n",
+        marker.display()
+    );
+    (write_script(&bin, "java", &script), marker)
+}
+
+#[test]
+fn a_signal_ignored_at_start_stays_ignored_after_the_java_probe() {
+    let dir = scratch();
+    let (java, marker) = fake_jdk(dir.path(), "grep -E '^Sig(Blk|Ign)' /proc/self/status");
+    // 33: glibc's own; 50: an ordinary real-time signal; PIPE: std resets it in children.
+    let mut command = jwrap_with(&["--", &java, "-jar", "app.jar"]);
+    with_ignored_signals(&mut command, &[33, 50, libc::SIGPIPE]);
+    let mut running = Running::start(command);
+    assert_eq!(running.code_within(PATIENCE), 0);
+    assert!(marker.exists(), "jwrap ran `java -version`");
+    let ignored = ignored_set(&running.remaining_lines());
+    let wanted: u64 = (1 << 32) | (1 << 49) | (1 << (libc::SIGPIPE - 1));
+    assert_eq!(
+        ignored & wanted,
+        wanted,
+        "ignored in the child: {ignored:x}"
+    );
+}
+
+#[test]
+fn java_version_runs_only_for_a_java_command_with_flags_on_and_never_from_a_relative_path() {
+    let dir = scratch();
+    let (java, marker) = fake_jdk(dir.path(), "exit 0");
+    let bin = dir.path().join("jdk/bin");
+    let on_path = format!("{}:/usr/bin:/bin", bin.display());
+    let cases: [(&[&str], String, &Path); 3] = [
+        // Another COMMAND: the java on PATH is looked at, but not run.
+        (&["--", "sh", "-c", "exit 0"], on_path.clone(), dir.path()),
+        // JVM flags off: nothing would use the answer.
+        (
+            &["--java-flags", "off", "--", &java, "-jar", "app.jar"],
+            on_path,
+            dir.path(),
+        ),
+        // An empty PATH entry is the current directory: its java is not jwrap's to run.
+        (
+            &["--", "java", "-jar", "app.jar"],
+            ":/usr/bin:/bin".to_string(),
+            &bin,
+        ),
+    ];
+    for (args, path, cwd) in cases {
+        let mut command = jwrap_with(args);
+        command.env("PATH", path).current_dir(cwd);
+        let mut running = Running::start(command);
+        running.code_within(PATIENCE);
+        assert!(!marker.exists(), "`java -version` ran for {args:?}");
+    }
+}
+
+#[test]
+fn a_java_probe_that_does_not_answer_is_killed_with_its_whole_group() {
+    let dir = scratch();
+    let pidfile = dir.path().join("background.pid");
+    let (java, _) = fake_jdk(dir.path(), "exit 0");
+    // On -version: a background process, then no answer.
+    let hanging = format!(
+        "#!/bin/sh\nif [ \"$1\" = -version ]; then sleep 60 & echo $! > '{}'; exec sleep 60; fi\nexit 4\n",
+        pidfile.display()
+    );
+    fs::write(&java, hanging).expect("write");
+    let mut running = start(&["--", &java, "-jar", "app.jar"]);
+    assert_eq!(running.code_within(PATIENCE), 4);
+    let background: i32 = fs::read_to_string(&pidfile)
+        .expect("the probe started its background process")
+        .trim()
+        .parse()
+        .expect("a pid");
+    eventually("the probe's background process is gone", || {
+        !is_alive(background) || state(background) == Some('Z')
+    });
+}
+
+#[test]
+fn a_child_stopped_from_elsewhere_does_not_stop_a_jwrap_no_shell_runs() {
+    let mut running = start(&["--", "sleep", "30"]);
+    let jwrap = running.pid();
+    let child = running.main_child();
+    send(child, libc::SIGTSTP);
+    eventually("the child is stopped", || state(child) == Some('T'));
+    thread::sleep(Duration::from_millis(300));
+    assert_ne!(state(jwrap), Some('T'), "jwrap stopped itself");
+    running.signal(libc::SIGTERM);
+    // A stopped process acts on SIGTERM only once continued: jwrap continues it, as a shell's
+    // `kill` does for a stopped job.
+    assert_eq!(running.code_within(PATIENCE), 143);
+}
+
+/// `jwrap ARGS` in a mount namespace of its own without /proc (as root), or None.
+fn without_proc(args: &[&str]) -> Option<Command> {
+    if !is_root() {
+        return None;
+    }
+    let works = Command::new("unshare")
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            "umount -l /proc && ! test -e /proc/self",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !works {
+        return None;
+    }
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            "umount -l /proc && exec \"$0\" \"$@\"",
+        ])
+        .arg(jwrap_path())
+        .args(args);
+    without_jwrap_settings(&mut command);
+    Some(command)
+}
+
+/// Two daemons outside the child's group (setsid) that ignore SIGTERM; their pids on stdout,
+/// once both ignore it (each leaves a file in `dir` then).
+fn two_stubborn_daemons(dir: &Path) -> String {
+    format!(
+        "cd '{}' && for i in 1 2; do setsid sh -c 'trap \"\" TERM; : > ready.$$; exec sleep 60' & echo $!; done
+        while [ $(ls | grep -c '^ready') -lt 2 ]; do sleep 0.02; done; exit 0",
+        dir.display()
+    )
+}
+
+fn assert_daemons_killed(mut running: Running) {
+    let daemons: Vec<i32> = (0..2)
+        .map(|_| {
+            running
+                .next_line(PATIENCE)
+                .and_then(|line| line.parse().ok())
+                .expect("a daemon's pid")
+        })
+        .collect();
+    assert_eq!(running.code_within(PATIENCE), 0);
+    let stderr = running.stderr();
+    assert!(stderr.contains("2 process(es) still running"), "{stderr}");
+    for daemon in daemons {
+        eventually("the daemon is gone", || {
+            !is_alive(daemon) || state(daemon) == Some('Z')
+        });
+    }
+}
+
+#[test]
+fn without_proc_orphans_outside_the_group_are_drained_and_counted() {
+    let dir = scratch();
+    let script = two_stubborn_daemons(dir.path());
+    let Some(command) = without_proc(&["--drain-timeout", "0.5", "--", "sh", "-c", &script]) else {
+        crate::skip!("needs root and unshare --mount")
+    };
+    assert_daemons_killed(Running::start(command));
+}
+
+#[test]
+fn without_a_free_descriptor_orphans_outside_the_group_are_drained_and_counted() {
+    let dir = scratch();
+    let go = dir.path().join("go");
+    let script = format!(
+        "while [ ! -e '{}' ]; do sleep 0.02; done; {}",
+        go.display(),
+        two_stubborn_daemons(dir.path())
+    );
+    let running = start(&["--drain-timeout", "0.5", "--", "sh", "-c", &script]);
+    let jwrap = running.pid();
+    // jwrap has started its command (which needed descriptors of its own).
+    running.main_child();
+    // No descriptor above the highest one jwrap holds.
+    let highest = fs::read_dir(format!("/proc/{jwrap}/fd"))
+        .expect("fd list")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .expect("jwrap has descriptors");
+    let limit = libc::rlimit {
+        rlim_cur: highest + 1,
+        rlim_max: highest + 1,
+    };
+    // SAFETY: prlimit reads `limit` and writes nothing (no old value asked for).
+    let rc = unsafe { libc::prlimit(jwrap, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    fs::write(&go, "").expect("write");
+    assert_daemons_killed(running);
+}
+
+#[test]
+fn as_pid1_with_a_sibling_at_pid_2_jwrap_is_not_the_kernels_init() {
+    if !is_root() || as_pid1(&[]).is_none() {
+        crate::skip!("needs root and unshare --pid")
+    }
+    let script = "sleep 2 & exec \"$0\" -- sh -c 'exit 3'";
+    for proc in ["--mount-proc", "--mount"] {
+        let mut command = Command::new("unshare");
+        command.args(["--pid", "--fork", "--kill-child", proc]);
+        if proc == "--mount" {
+            // No /proc at all.
+            command.args(["sh", "-c", &format!("umount -l /proc; {script}")]);
+        } else {
+            command.args(["sh", "-c", script]);
+        }
+        command.arg(jwrap_path());
+        without_jwrap_settings(&mut command);
+        let mut running = Running::start(command);
+        assert_eq!(running.code_within(PATIENCE), 3, "{proc}");
+        let stderr = running.stderr();
+        assert!(!stderr.contains("powering off"), "{proc}: {stderr}");
+    }
+}
+
+#[test]
+fn once_the_group_is_gone_a_new_group_with_its_number_gets_nothing() {
+    // jwrap as PID 1: its child is pid 2 and group 2. The child exits, leaving a daemon (its
+    // own session) that ignores SIGTERM, so jwrap keeps draining. Then a stranger, not jwrap's
+    // child, is made pid 2 (ns_last_pid) and leader of a new group 2. A SIGUSR1 to jwrap must
+    // reach the daemon, and not the stranger. (The daemon is python: no pid taken meanwhile.)
+    const DAEMON: &str = "import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGUSR1, lambda *_: open(\"daemon-got-usr1\", \"w\"))
+open(\"daemon-ready\", \"w\")
+while True:
+    time.sleep(1)";
+    let Some(python) = python() else {
+        crate::skip!("needs python3")
+    };
+    let dir = scratch();
+    let script = format!(
+        "cd '{}' || exit 9
+        setsid {} -c '{}' &
+        while [ ! -e daemon-ready ]; do sleep 0.02; done; echo ready; exit 0",
+        dir.path().display(),
+        python.display(),
+        DAEMON
+    );
+    let Some(command) = as_pid1(&["--drain-timeout", "20", "--", "sh", "-c", &script]) else {
+        crate::skip!("needs root and unshare --pid")
+    };
+    let running = Running::start(command);
+    let jwrap = jwrap_under_unshare(&running);
+    running.expect_line("ready");
+    eventually("the command has been reaped", || {
+        children(jwrap).len() == 1 && children(jwrap).iter().all(|&pid| pgrp(pid) == Some(pid))
+    });
+    // Pid 2 once the next pid is set to follow 1, retried in case another process took it.
+    let stranger = format!(
+        "cd '{}' || exit 9
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+          echo 1 > /proc/sys/kernel/ns_last_pid
+          setsid sh -c '[ $$ = 2 ] || exit 1; trap \": > stranger-got-usr1\" USR1; echo $$ > stranger; while :; do sleep 0.05; done' &
+          sleep 0.1; [ -e stranger ] && break
+        done; wait",
+        dir.path().display()
+    );
+    let mut nsenter = Command::new("nsenter");
+    nsenter.args(["-t", &jwrap.to_string(), "-p", "-m", "sh", "-c", &stranger]);
+    let _stranger = Running::start(nsenter);
+    let pid_file = dir.path().join("stranger");
+    eventually("the stranger runs", || {
+        fs::read_to_string(&pid_file).is_ok_and(|text| text.ends_with('\n'))
+    });
+    let pid = fs::read_to_string(&pid_file).unwrap_or_default();
+    if pid.trim() != "2" {
+        crate::skip!("the stranger got pid {} instead of 2", pid.trim())
+    }
+    send(jwrap, libc::SIGUSR1);
+    eventually("the daemon got SIGUSR1", || {
+        dir.path().join("daemon-got-usr1").exists()
+    });
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        !dir.path().join("stranger-got-usr1").exists(),
+        "the stranger's group got jwrap's signal"
+    );
+}
+
+#[test]
+fn a_java_probe_that_cannot_tell_the_version_is_a_warning_and_the_command_runs() {
+    let dir = scratch();
+    let (java, _) = fake_jdk(dir.path(), "exit 5");
+    // Nothing on -version: the version stays unknown.
+    fs::write(&java, "#!/bin/sh\nexit 5\n").expect("write");
+    let mut running = start(&["--", &java, "-jar", "app.jar"]);
+    assert_eq!(running.code_within(PATIENCE), 5);
+    let stderr = running.stderr();
+    assert!(
+        stderr.contains("jwrap: warning: the JDK's version is unknown"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

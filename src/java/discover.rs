@@ -4,20 +4,26 @@
 //! JDK; for any other COMMAND it is `$JAVA_HOME/bin/java`, else the `java` on PATH. Symlinks
 //! are followed (`/usr/bin/java` → `/etc/alternatives/java` → `/usr/lib/jvm/.../bin/java`) to
 //! the JDK's home, whose `release` file gives the version; `java -version` is run only when
-//! that file is missing.
+//! that file is missing, COMMAND is `java` itself and JVM flags are not off. A `java` in a
+//! relative PATH entry (an empty one is the current directory) is never looked at.
 //!
 //! These are real files of the image jwrap runs in, not of `--root` (which holds only `/proc`
 //! and `/sys`). The reading is kept thin; everything it reads is parsed by `version`.
 
 use super::version::{self, JdkFacts, ReleaseFile, VersionOutput};
 use crate::config::Environment;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::unistd::Pid;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long `java -version` may take. A JVM answers in well under a second; one that hangs
@@ -74,7 +80,7 @@ pub fn program_is_java(command: &[OsString]) -> bool {
 }
 
 /// Find the JDK for `command`. `None` when there is none to find.
-pub fn find(command: &[OsString], env: &Environment) -> Option<Jdk> {
+pub fn find(command: &[OsString], env: &Environment, may_run: bool) -> Option<Jdk> {
     let (java, found_by, how) = locate(command, env)?;
     let resolved = follow_links(&java);
     let home = home_of(&resolved);
@@ -92,6 +98,13 @@ pub fn find(command: &[OsString], env: &Environment) -> Option<Jdk> {
     };
     match release {
         Some(release) => apply_release(&mut jdk, &release),
+        // `java -version` runs only for a COMMAND that runs java itself, and only when the
+        // answer is used (JVM flags are not off).
+        None if !(may_run && program_is_java(command)) => {
+            jdk.version_source = VersionSource::Unknown(
+                "no release file (`java -version` is run only when COMMAND is java)".to_string(),
+            );
+        }
         None => match run_java_version(&jdk.java, env) {
             Ok(text) => match version::parse_version_output(&text) {
                 Some(output) => apply_version_output(&mut jdk, &output),
@@ -112,7 +125,12 @@ pub fn find(command: &[OsString], env: &Environment) -> Option<Jdk> {
 
 /// The `java` to look at, how it was found, and the words for it.
 fn locate(command: &[OsString], env: &Environment) -> Option<(PathBuf, FoundBy, String)> {
-    let search_path = env.get("PATH").unwrap_or(OsStr::new(DEFAULT_PATH));
+    // Only absolute entries: jwrap never runs or reads a `java` that depends on where it was
+    // started (`PATH=:/usr/bin` would otherwise mean `./java`).
+    let path = env.get("PATH").unwrap_or(OsStr::new(DEFAULT_PATH));
+    let absolute = std::env::split_paths(path).filter(|dir| dir.is_absolute());
+    let search_path = std::env::join_paths(absolute).unwrap_or_default();
+    let search_path = search_path.as_os_str();
     if program_is_java(command) {
         let program = command.first()?;
         let program_path = Path::new(program);
@@ -274,7 +292,10 @@ fn apply_version_output(jdk: &mut Jdk, output: &VersionOutput) {
         .map(|(_, build)| build.trim_end_matches(')').to_string());
 }
 
-/// Run `java -version` and return what it printed on stderr, within `VERSION_TIMEOUT`.
+/// Run `java -version` and return what it printed on stderr, within `VERSION_TIMEOUT`. The
+/// probe runs in a process group of its own, which is killed once it has answered or the time
+/// is up, so nothing it started is left behind. No thread: the output is read here, with a
+/// deadline.
 fn run_java_version(java: &Path, env: &Environment) -> Result<String, String> {
     let mut command = Command::new(java);
     command
@@ -290,37 +311,22 @@ fn run_java_version(java: &Path, env: &Environment) -> Result<String, String> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0);
-    // SAFETY: runs in the child between fork and exec; pthread_sigmask is async-signal-safe and
-    // nothing is allocated. jwrap blocks every signal for itself; the probe starts with none
-    // blocked, like any program.
+    // SAFETY: runs in the child between fork and exec and makes one system call. jwrap blocks
+    // every signal for itself; the probe starts with none blocked, like any program.
     unsafe {
-        command.pre_exec(|| {
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-            Ok(())
-        });
+        command.pre_exec(|| Ok(crate::launch::set_mask(0, None)?));
     }
     let mut child = command
         .spawn()
         .map_err(|err| format!("`{} -version` could not start: {err}", java.display()))?;
     let deadline = Instant::now() + VERSION_TIMEOUT;
-    let Some(mut stderr) = child.stderr.take() else {
-        finish(&mut child, deadline);
-        return Err("`java -version` gave no output".to_string());
-    };
-    // Read on a thread, so a probe that never closes its stderr cannot hold jwrap past the
-    // deadline.
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        let _ = sender.send(String::from_utf8_lossy(&bytes).into_owned());
-    });
-    let output = receiver.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+    let output = child
+        .stderr
+        .take()
+        .map(|stderr| read_until(stderr, deadline));
     let exited = finish(&mut child, deadline);
     match output {
-        Ok(text) if exited => Ok(text),
+        Some(Some(bytes)) if exited => Ok(String::from_utf8_lossy(&bytes).into_owned()),
         _ => Err(format!(
             "`{} -version` did not answer within {} s",
             java.display(),
@@ -329,19 +335,57 @@ fn run_java_version(java: &Path, env: &Environment) -> Result<String, String> {
     }
 }
 
-/// Wait for the probe until `deadline`, then kill it. Whether it exited by itself.
-fn finish(child: &mut Child, deadline: Instant) -> bool {
+/// Everything `pipe` gives until it is closed, or `None` at `deadline`. At most `MAX_OUTPUT`.
+fn read_until(mut pipe: ChildStderr, deadline: Instant) -> Option<Vec<u8>> {
+    const MAX_OUTPUT: usize = 64 * 1024;
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 4096];
     loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return true,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        let millis = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(millis)) {
+            Ok(0) | Err(Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+        match pipe.read(&mut buffer) {
+            Ok(0) => return Some(bytes),
+            Ok(count) => {
+                bytes.extend_from_slice(&buffer[..count]);
+                if bytes.len() >= MAX_OUTPUT {
+                    return Some(bytes);
+                }
             }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
         }
     }
+}
+
+/// Wait for the probe until `deadline`, then kill its process group (the probe is not reaped
+/// before that, so the group's id cannot be another's) and reap it. Whether it exited by itself.
+fn finish(child: &mut Child, deadline: Instant) -> bool {
+    let pid = Pid::from_raw(child.id() as i32);
+    let exited_by_itself = loop {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
+            Ok(WaitStatus::StillAlive) => break false,
+            Ok(_) => break true,
+            Err(Errno::EINTR) => {}
+            // A status nix cannot name (a real-time signal): the probe has ended.
+            Err(_) => break true,
+        }
+    };
+    let _ = killpg(pid, Signal::SIGKILL);
+    let _ = child.wait();
+    exited_by_itself
 }
 
 #[cfg(test)]

@@ -37,7 +37,8 @@ pub struct JavaInputs {
 /// The JDK that COMMAND runs or may start, if there is one.
 #[must_use]
 pub fn find_jdk(config: &Config) -> Option<Jdk> {
-    discover::find(&config.command, &config.env)
+    let flags_on = config.java_flags != crate::cli::JavaFlagsMode::Off;
+    discover::find(&config.command, &config.env, flags_on)
 }
 
 /// Everything the JVM decision needs about `jdk`, the user's settings and the cgroups.
