@@ -37,7 +37,7 @@ pub struct JavaInputs {
 /// The JDK that COMMAND runs or may start, if there is one.
 #[must_use]
 pub fn find_jdk(config: &Config) -> Option<Jdk> {
-    let flags_on = config.java_flags != crate::cli::JavaFlagsMode::Off;
+    let flags_on = config.java_flags != crate::config::JavaFlagsMode::Off;
     discover::find(&config.command, &config.env, flags_on)
 }
 
