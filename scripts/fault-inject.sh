@@ -70,6 +70,18 @@ skip() { printf '%-58s skipped: %s\n' "$1" "$2"; }
 
 echo "fault-inject: $jwrap"
 
+# --- launching as execvp does (glibc does the sh fallback itself, musl does not) ------------
+printf 'exit 7\n' >"$work/no-shebang"
+printf '#!/no/such/interpreter\n' >"$work/bad-interpreter"
+chmod 755 "$work/no-shebang" "$work/bad-interpreter"
+case_ "launch: a script without #! runs under sh" "7" "$jwrap" -- "$work/no-shebang"
+case_ "launch: the same with --exec" "7" "$jwrap" --exec -- "$work/no-shebang"
+case_ "launch: a missing #! interpreter" "126" "$jwrap" -- "$work/bad-interpreter"
+if ! grep -q "/no/such/interpreter" "$work/err"; then
+  echo "    | the message does not name the interpreter: $(cat "$work/err")"
+  failures=$((failures + 1))
+fi
+
 # --- inherited signal state -----------------------------------------------------------------
 for mode in ignore block both chld; do
   case_ "signals: every one $mode (SIGCHLD included), exit 3" "3" \

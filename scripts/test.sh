@@ -42,6 +42,8 @@ fi
 
 step "static binary"
 scripts/build-static.sh
+# The static binary links musl, whose execvp differs from glibc's: the same faults again.
+scripts/fault-inject.sh target/jwrap-static
 
 for suite in tests/oci/run.sh tests/vm/run.sh; do
   if [[ -x $suite ]]; then

@@ -5,8 +5,9 @@
 //! 1. `block_signals` — the very first thing `main` does, before options are parsed or limits
 //!    detected, so a SIGTERM that arrives during start-up stays pending and is forwarded later.
 //!    Every signal is blocked, the real-time ones libc keeps for itself included.
-//! 2. `spawn` — the child gets its own process group, the terminal's foreground when jwrap has
-//!    it, exactly the signal mask and ignored signals jwrap inherited, and none of jwrap's files.
+//! 2. `run` starts the child (`launch::spawn`): its own process group, the terminal's foreground
+//!    when jwrap has it, exactly the signal mask and ignored signals jwrap inherited, and none
+//!    of jwrap's files.
 //! 3. `Supervisor::run` — one loop: wait for a signal or a deadline, forward, reap, and once the
 //!    main child is gone, drain what is left of its processes (SIGTERM, and SIGKILL after
 //!    `--drain-timeout`), then return its status.

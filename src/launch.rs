@@ -229,7 +229,8 @@ fn command(
     unsafe {
         command.pre_exec(move || {
             if take_terminal {
-                nix::unistd::tcsetpgrp(stdin.as_fd(), nix::unistd::getpgrp())?;
+                // A terminal lost meanwhile (hung up) is no reason not to run the command.
+                let _ = nix::unistd::tcsetpgrp(stdin.as_fd(), nix::unistd::getpgrp());
             }
             signals.restore()
         });

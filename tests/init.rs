@@ -1135,6 +1135,18 @@ fn the_child_keeps_jwraps_cwd_and_inherited_fds_and_nothing_jwrap_opened() {
     let running = Running::start(command);
     drop(write_end);
     let child = running.main_child();
+    // Until the child has exec'd, jwrap holds the pipe on which a failed exec would be reported.
+    eventually("the child runs sleep", || {
+        fs::read_to_string(format!("/proc/{child}/comm")).is_ok_and(|comm| comm.trim() == "sleep")
+    });
+    eventually("jwrap has closed the exec-report pipe", || {
+        fs::read_dir(format!("/proc/{}/fd", running.pid()))
+            .map(|entries| entries.count())
+            .ok()
+            == fs::read_dir(format!("/proc/{child}/fd"))
+                .map(|entries| entries.count() + 1)
+                .ok()
+    });
     let fds = |pid: i32| -> BTreeSet<i32> {
         fs::read_dir(format!("/proc/{pid}/fd"))
             .expect("fd list")
