@@ -126,7 +126,7 @@ pub fn resolve(
             value: given.value,
             source: given.source.clone(),
         },
-        None => detection.memory.clone(),
+        None => lower_of_max_and_high(&detection.memory, detection.memory_high.as_ref()),
     };
     let cpu = match cpus_override {
         Some(given) => Limit::Set {
@@ -144,6 +144,25 @@ pub fn resolve(
         memory,
         cpu,
         effective_cpus,
+    }
+}
+
+/// The memory to size for: v2 `memory.high` when it is set and lower than `memory.max` (above
+/// it the kernel throttles the cgroup hard and reclaims; Kubernetes' Memory QoS sets it below
+/// the limit), else the limit itself.
+fn lower_of_max_and_high(max: &Limit<u64>, high: Option<&Limit<u64>>) -> Limit<u64> {
+    match (max, high) {
+        (
+            Limit::Set { value, .. },
+            Some(
+                high @ Limit::Set {
+                    value: high_value, ..
+                },
+            ),
+        ) if high_value < value => high.clone(),
+        (Limit::Set { .. }, _) => max.clone(),
+        (_, Some(high @ Limit::Set { .. })) => high.clone(),
+        _ => max.clone(),
     }
 }
 

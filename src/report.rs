@@ -69,7 +69,10 @@ impl Report<'_> {
                 "reason": l.memory.reason(),
                 "detected_bytes": d.memory.value(),
                 "detected_source": source_text(d.memory.source()),
+                "max_bytes": d.memory.value(),
+                "max_source": source_text(d.memory.source()),
                 "high_bytes": bytes_or_null(d.memory_high.as_ref()),
+                "high_source": source_text(d.memory_high.as_ref().and_then(Limit::source)),
                 "soft_limit_bytes": bytes_or_null(d.memory_soft_limit.as_ref()),
                 "swap_limit_bytes": bytes_or_null(d.swap.as_ref()),
                 "usage_bytes": reading_value(d.memory_usage.as_ref()),
@@ -125,6 +128,9 @@ impl Report<'_> {
             }
         }
         rows.push(limit_row("memory limit", &l.memory, |b| human_bytes(*b)));
+        if d.memory_high.is_some() {
+            rows.push(limit_row("  memory.max", &d.memory, |b| human_bytes(*b)));
+        }
         for (name, limit) in [
             ("  memory.high", &d.memory_high),
             ("  soft limit", &d.memory_soft_limit),

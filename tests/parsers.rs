@@ -6,7 +6,7 @@ use jwrap::cgroup::layout::{Controller, Layout, Mode, Placement, layout};
 use jwrap::cgroup::parse::{
     CgroupMount, LimitValue, Membership, Quota, cfs_quota, cgroup_mounts, cgroup_mounts_carrying,
     controller_list, cpu_list_count, cpu_max, keyed_u64, limit_value, memberships,
-    memberships_carrying, meminfo_total, single_i64, single_u64, unescape_octal,
+    memberships_carrying, meminfo_total, proc_cgroups, single_i64, single_u64, unescape_octal,
 };
 use jwrap::signals::{MAX_SIGNAL, Rewrite, parse_rewrite, parse_signal, signal_name};
 use jwrap::units::{parse_cpus, parse_percent, parse_seconds, parse_size};
@@ -361,13 +361,33 @@ proptest! {
         let expected = Quota { quota_us: quota, period_us: period };
         prop_assert_eq!(cpu_max(&format!("{quota} {period}{after}")), Some(Some(expected)));
         prop_assert_eq!(cpu_max(&format!("max {period}{after}")), Some(None));
-        prop_assert_eq!(
-            cpu_max(&format!("{quota}{after}")),
-            Some(Some(Quota { quota_us: quota, period_us: 100_000 }))
-        );
+        // The kernel always writes two fields: one alone is garbage, not a guessed period.
+        prop_assert_eq!(cpu_max(&format!("{quota}{after}")), None);
+        prop_assert_eq!(cpu_max(&format!("max{after}")), None);
         prop_assert_eq!(cpu_max(&format!("{quota} 0")), None);
         prop_assert_eq!(cpu_max(&format!("0 {period}")), None);
         prop_assert_eq!(cpu_max(&format!("{quota} {period} {period}")), None);
+    }
+
+    #[test]
+    fn proc_cgroups_rows_round_trip(
+        rows in vec(("[a-z_]{1,12}", 0u32..16, 1u32..500, any::<bool>()), 0..14),
+        garbage in near_text(),
+    ) {
+        let mut text = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n".to_string();
+        for (name, hierarchy, count, enabled) in &rows {
+            text.push_str(&format!("{name}\t{hierarchy}\t{count}\t{}\n", u8::from(*enabled)));
+        }
+        let parsed = proc_cgroups(&text);
+        prop_assert_eq!(parsed.len(), rows.len());
+        for (row, (name, hierarchy, _, enabled)) in parsed.iter().zip(&rows) {
+            prop_assert_eq!(&row.name, name);
+            prop_assert_eq!(row.hierarchy, *hierarchy);
+            prop_assert_eq!(row.enabled, *enabled);
+        }
+        // A line that is not four fields with a number and 0/1 is no row, never a panic.
+        let _ = proc_cgroups(&garbage);
+        prop_assert!(proc_cgroups("memory 0 1 yes\ncpu x 1 1\ncpuset 0 1\n").is_empty());
     }
 
     #[test]
