@@ -8,6 +8,7 @@ mod detect;
 mod examples;
 mod init;
 mod java;
+mod jdk_startup;
 mod jvm_real;
 mod oom;
 mod parsers;
