@@ -547,7 +547,15 @@ fn memory_flags(
     // The JVM's own view of the memory, for its other ergonomics and for a user's percentage.
     if !sees_limit {
         match user.get(Knob::MaxRam) {
-            Some(setting) => decision.reasons.push(format!("{setting} stands")),
+            Some(setting) => {
+                decision.reasons.push(format!("{setting} stands"));
+                if jdk.max_ram_deprecated() {
+                    decision.warnings.push(format!(
+                        "{setting}: -XX:MaxRAM is deprecated from JDK 26 (JDK-8369346), ignored \
+                         in 27 and refused in 28; -Xmx and -XX:InitialHeapSize do the same"
+                    ));
+                }
+            }
             None if without_max_ram => {
                 initial_heap_flag(decision, limit, heap_bytes, jdk, host_memory, user);
             }
@@ -653,7 +661,8 @@ fn user_ram_percent(user: &UserSettings, name: &str) -> Option<f64> {
 /// The heap HotSpot's ergonomics give for `memory` with the user's RAM percentages
 /// (`Arguments::set_heap_size`): MaxRAMPercentage of it, but never below the `MaxHeapSize`
 /// default, unless memory is so small that MinRAMPercentage of it is below that default: then
-/// MinRAMPercentage of it. In whole MiB, at least 1.
+/// MinRAMPercentage of it. Rounded up to whole MiB, at least 1: HotSpot rounds up to the heap's
+/// alignment (a multiple of 1 MiB), so the JVM ends with the same size it would have picked.
 fn percent_heap(memory: u64, user: &UserSettings) -> u64 {
     let max_percent = user_ram_percent(user, "MaxRAM").unwrap_or(DEFAULT_MAX_RAM_PERCENT);
     let min_percent = user_ram_percent(user, "MinRAM").unwrap_or(DEFAULT_MIN_RAM_PERCENT);
@@ -664,7 +673,7 @@ fn percent_heap(memory: u64, user: &UserSettings) -> u64 {
     } else {
         share(max_percent).max(DEFAULT_MAX_HEAP_SIZE)
     };
-    (heap / MIB).max(1) * MIB
+    heap.div_ceil(MIB).max(1) * MIB
 }
 
 /// From JDK 26, in place of `-XX:MaxRAM`: the initial heap the JVM would take from the limit
@@ -686,7 +695,8 @@ fn initial_heap_flag(
     let percent =
         user_ram_percent(user, "InitialRAM").unwrap_or_else(|| jdk.default_initial_ram_percent());
     let share = (limit as f64 * percent / 100.0) as u64;
-    let mut initial = (share / MIB * MIB).max(INITIAL_HEAP_FLOOR);
+    // Rounded up to whole MiB, as the JVM rounds its own up to the heap's alignment.
+    let mut initial = (share.div_ceil(MIB) * MIB).max(INITIAL_HEAP_FLOOR);
     if let Some(heap) = heap_bytes {
         initial = initial.min(heap);
     }

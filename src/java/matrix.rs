@@ -1109,7 +1109,7 @@ fn blind_jdks_from_26_get_what_max_ram_implied_without_it() {
     assert!(
         has(&decision.flags, "-XX:MaxRAM=1024m") && !has(&decision.flags, "-XX:InitialHeapSize")
     );
-    // A 16 GiB limit: 0.2 % is 32 MiB.
+    // A 16 GiB limit: 0.2 % is 32.8 MiB, rounded up.
     let big = self::layout("v2 16g", 2, Some((16 * GIB, true)), None, Some(100));
     let facts = jdk("26", false);
     let user = user_settings(&facts, Channel::ToolOptions, "-XX:-UseContainerSupport");
@@ -1117,7 +1117,7 @@ fn blind_jdks_from_26_get_what_max_ram_implied_without_it() {
     assert!(
         decision
             .flags
-            .contains(&"-XX:InitialHeapSize=32m".to_string()),
+            .contains(&"-XX:InitialHeapSize=33m".to_string()),
         "{:?}",
         decision.flags
     );
@@ -1127,10 +1127,10 @@ fn blind_jdks_from_26_get_what_max_ram_implied_without_it() {
 fn the_users_percentage_applies_to_the_limit_without_max_ram() {
     let layout = layout("v2 1g", 2, Some((GIB, true)), None, Some(100));
     for (options, heap) in [
-        // 60 % of 1024 MiB = 614.4 MiB.
+        // 60 % of 1024 MiB = 614.4 MiB, rounded up as the JVM rounds up.
         (
             "-XX:-UseContainerSupport -XX:MaxRAMPercentage=60.0",
-            "-Xmx614m",
+            "-Xmx615m",
         ),
         // No percentage: the JVM's 25 %, at least its 124.8 MiB default.
         (
@@ -1138,10 +1138,10 @@ fn the_users_percentage_applies_to_the_limit_without_max_ram() {
             "-Xmx256m",
         ),
         // MinRAMPercentage of it is below the 124.8 MiB default: HotSpot's "small physical
-        // memory" rule takes that share (10 % of 1024 MiB = 102.4 MiB), not MaxRAMPercentage.
+        // memory" rule takes that share (10 % of 1024 MiB = 102.4 MiB, rounded up), not MaxRAMPercentage.
         (
             "-XX:-UseContainerSupport -XX:MaxRAMPercentage=80.0 -XX:MinRAMPercentage=10.0",
-            "-Xmx102m",
+            "-Xmx103m",
         ),
     ] {
         let facts = jdk("26", false);
@@ -1177,7 +1177,7 @@ fn the_users_percentage_applies_to_the_limit_without_max_ram() {
     assert!(
         decision
             .flags
-            .contains(&"-XX:InitialHeapSize=102m".to_string()),
+            .contains(&"-XX:InitialHeapSize=103m".to_string()),
         "{:?}",
         decision.flags
     );
