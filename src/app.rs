@@ -62,6 +62,7 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
             cpu_shares: jdk
                 .as_ref()
                 .is_some_and(|jdk| jdk.facts.counts_cpu_shares()),
+            jdk_view: jdk.is_some(),
         },
     };
     let detection = cgroup::detect(&config.root, detail);

@@ -581,3 +581,39 @@ fn an_unreadable_ancestor_keeps_the_levels_read_for_non_root_modes_too() {
                 && w.contains("may be lower"))
     );
 }
+
+/// Running (not `info`): the JDK's own view is modelled there too, so a JDK that reads
+/// `/proc/cgroups` gets the limit as flags on a kernel without cgroup v1 memory.
+#[test]
+fn a_run_sizes_a_jdk_blind_on_a_kernel_without_v1_memory() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for (version, blind) in [("21.0.11", true), ("21.0.12", false)] {
+        let java = fake_jdk(dir.path(), version);
+        fs::write(
+            &java,
+            "#!/bin/sh\nfor arg in \"$@\"; do echo \"arg=$arg\"; done\n",
+        )
+        .expect("java");
+        let output = jwrap()
+            .arg("--root")
+            .arg(fixture("kernel-no-v1-memory-v2"))
+            .arg("--")
+            .arg(&java)
+            .arg("-version")
+            .output()
+            .expect("run jwrap");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert_eq!(
+            stdout.contains("arg=-XX:MaxRAM=1024m"),
+            blind,
+            "{version}: {stdout}"
+        );
+        assert_eq!(
+            stdout.contains("arg=-XX:ActiveProcessorCount=2"),
+            blind,
+            "{version}: {stdout}"
+        );
+        assert!(stdout.contains("arg=-Xmx"), "{version}: {stdout}");
+    }
+}

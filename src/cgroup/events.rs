@@ -147,7 +147,13 @@ mod tests {
         );
         write(dir, "sys/fs/cgroup/app/memory.peak", "268435456\n");
         let root = Root::new(dir);
-        let detection = cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false });
+        let detection = cgroup::detect(
+            &root,
+            cgroup::Detail::Limits {
+                cpu_shares: false,
+                jdk_view: false,
+            },
+        );
         let events = read(&root, &detection).unwrap();
         assert_eq!(
             events.oom_kills,
@@ -190,7 +196,13 @@ mod tests {
         let root = Root::new(dir);
         let events = read(
             &root,
-            &cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false }),
+            &cgroup::detect(
+                &root,
+                cgroup::Detail::Limits {
+                    cpu_shares: false,
+                    jdk_view: false,
+                },
+            ),
         )
         .unwrap();
         assert_eq!(events.oom_kills.map(|c| c.value), Some(2));
@@ -204,7 +216,13 @@ mod tests {
         assert_eq!(events.peak.map(|p| p.value), Some(268_435_456));
 
         // The baseline is the kill counter alone while there is one, the limit hits without.
-        let detection = cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false });
+        let detection = cgroup::detect(
+            &root,
+            cgroup::Detail::Limits {
+                cpu_shares: false,
+                jdk_view: false,
+            },
+        );
         let baseline = read_baseline(&root, &detection).unwrap();
         assert_eq!(baseline.oom_kills.map(|c| c.value), Some(2));
         assert_eq!((baseline.limit_hits, baseline.peak), (None, None));
@@ -234,7 +252,13 @@ mod tests {
         let root = Root::new(dir);
         let events = read(
             &root,
-            &cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false }),
+            &cgroup::detect(
+                &root,
+                cgroup::Detail::Limits {
+                    cpu_shares: false,
+                    jdk_view: false,
+                },
+            ),
         )
         .unwrap();
         assert_eq!(
@@ -253,7 +277,13 @@ mod tests {
         assert_eq!(
             read(
                 &root,
-                &cgroup::detect(&root, cgroup::Detail::Limits { cpu_shares: false })
+                &cgroup::detect(
+                    &root,
+                    cgroup::Detail::Limits {
+                        cpu_shares: false,
+                        jdk_view: false
+                    }
+                )
             ),
             None
         );

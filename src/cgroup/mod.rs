@@ -252,8 +252,9 @@ pub(crate) fn tightest<T: PartialOrd + Copy>(
 pub enum Detail {
     /// The limits, and what the decisions use: for running a command, where start-up time
     /// counts. `cpu_shares`: also v1 `cpu.shares` or v2 `cpu.weight`, which only a JDK that
-    /// counts shares as CPUs uses.
-    Limits { cpu_shares: bool },
+    /// counts shares as CPUs uses. `jdk_view`: also the files a JDK reads to decide whether it
+    /// runs in a container (`/proc/cgroups`, the v2 root's `cgroup.controllers`), when one will.
+    Limits { cpu_shares: bool, jdk_view: bool },
     /// Also what only `info` shows: memory.high or the soft limit, swap, usage and peak.
     Everything,
 }
@@ -323,7 +324,13 @@ pub fn detect(root: &Root, detail: Detail) -> Detection {
         }
         _ => (None, None, None, None),
     };
-    let weight_wanted = !matches!(detail, Detail::Limits { cpu_shares: false });
+    let weight_wanted = !matches!(
+        detail,
+        Detail::Limits {
+            cpu_shares: false,
+            ..
+        }
+    );
     let (cpu, cpu_weight) = match &cpu_placement {
         Some(Err(reason)) => (
             Limit::Unknown {
@@ -358,7 +365,12 @@ pub fn detect(root: &Root, detail: Detail) -> Detection {
         Some(Ok(p)) => v1::cpuset(&mut reader, p),
         None => Limit::Unlimited { source: None },
     };
-    let controllers = read_controllers(&reader, mountinfo.as_deref());
+    let controllers = match detail {
+        Detail::Limits {
+            jdk_view: false, ..
+        } => KernelControllers::default(),
+        _ => read_controllers(&reader, mountinfo.as_deref()),
+    };
 
     if layout.mode == Mode::None && reader.warnings.iter().all(|w| !w.starts_with("/proc/self")) {
         reader.warn(

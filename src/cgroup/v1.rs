@@ -179,7 +179,13 @@ mod tests {
     #[test]
     fn a_quota_of_minus_one_needs_no_period() {
         let (_dir, root) = cpu_with_quota_only("-1\n");
-        let detection = detect(&root, Detail::Limits { cpu_shares: false });
+        let detection = detect(
+            &root,
+            Detail::Limits {
+                cpu_shares: false,
+                jdk_view: false,
+            },
+        );
         assert!(matches!(
             detection.cpu,
             Limit::Unlimited { source: Some(_) }
@@ -197,7 +203,13 @@ mod tests {
     #[test]
     fn a_real_quota_without_its_period_is_unknown() {
         let (_dir, root) = cpu_with_quota_only("50000\n");
-        let detection = detect(&root, Detail::Limits { cpu_shares: false });
+        let detection = detect(
+            &root,
+            Detail::Limits {
+                cpu_shares: false,
+                jdk_view: false,
+            },
+        );
         assert!(matches!(detection.cpu, Limit::Unknown { .. }));
         assert!(
             detection
