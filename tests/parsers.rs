@@ -829,6 +829,16 @@ fn check_values(text: &str, other: &str) -> Result<(), TestCaseError> {
     if let Some(Some(quota)) = cpu_max(text) {
         prop_assert!(quota.quota_us > 0 && quota.period_us > 0);
     }
+    // cpu.max is two fields or garbage.
+    if cpu_max(text).is_some() {
+        prop_assert_eq!(text.split_whitespace().count(), 2);
+    }
+    // Every /proc/cgroups row comes from a line of four fields.
+    let four_field_lines = text
+        .lines()
+        .filter(|line| !line.starts_with('#') && line.split_whitespace().count() == 4)
+        .count();
+    prop_assert!(proc_cgroups(text).len() <= four_field_lines);
     if let Some(Some(quota)) = cfs_quota(text, other) {
         prop_assert!(quota.quota_us > 0 && quota.period_us > 0);
     }
