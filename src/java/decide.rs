@@ -230,6 +230,14 @@ fn view(jdk: &JdkFacts, aware: bool, cgroup: &CgroupFacts) -> JvmView {
 /// Does the JVM read the container's limits, and what would it see?
 pub fn sight(jdk: &JdkFacts, cgroup: &CgroupFacts, user: &UserSettings) -> Sight {
     let support = jdk.container_support();
+    // A JDK with container support may still not find the container: the kernel's controller
+    // lists decide (see `own_detection`).
+    let kernel_blindness = matches!(
+        support,
+        ContainerSupport::V1 | ContainerSupport::V1AndV2 | ContainerSupport::Uncertain
+    )
+    .then(|| own_detection(jdk, &cgroup.controllers).err())
+    .flatten();
     let (blind, aware_views, why) = if let Some(off) = user.container_support_off() {
         (
             true,
@@ -242,13 +250,7 @@ pub fn sight(jdk: &JdkFacts, cgroup: &CgroupFacts, user: &UserSettings) -> Sight
             vec![false],
             "no cgroup hierarchy is mounted: the JVM sees the host".to_string(),
         )
-    } else if let (true, Err(why)) = (
-        matches!(
-            support,
-            ContainerSupport::V1 | ContainerSupport::V1AndV2 | ContainerSupport::Uncertain
-        ),
-        own_detection(jdk, &cgroup.controllers),
-    ) {
+    } else if let Some(why) = kernel_blindness {
         (true, vec![false], format!("{why}: it sees the host"))
     } else {
         match support {
