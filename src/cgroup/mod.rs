@@ -255,7 +255,8 @@ pub enum Detail {
     /// counts shares as CPUs uses. `jdk_view`: also the files a JDK reads to decide whether it
     /// runs in a container (`/proc/cgroups`, the v2 root's `cgroup.controllers`), when one will.
     Limits { cpu_shares: bool, jdk_view: bool },
-    /// Also what only `info` shows: memory.high or the soft limit, swap, usage and peak.
+    /// Also what only `info` shows: the v1 soft limit, swap, usage and peak (v2 `memory.high`
+    /// is read in both: runtimes are sized for it).
     Everything,
 }
 
