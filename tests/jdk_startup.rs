@@ -229,3 +229,51 @@ fn the_flags_that_replace_max_ram_give_a_real_jvm_the_same_heap() {
         }
     }
 }
+
+/// The measurements the accepted-flag table (src/java/matrix.rs) rests on for these JDKs: what
+/// a real JVM says at start-up for the flags whose history matters.
+#[test]
+fn the_flag_tables_measured_rows_hold_on_real_jdks() {
+    let homes = jdks();
+    if homes.is_empty() {
+        crate::skip!("no real JDK 21 or 25 installed");
+    }
+    for home in homes {
+        let java = home.join("bin/java");
+        let version = fs::read_to_string(home.join("release")).unwrap_or_default();
+        let feature = if version.contains("JAVA_VERSION=\"25") {
+            25
+        } else if version.contains("JAVA_VERSION=\"21") {
+            21
+        } else {
+            eprintln!(
+                "SKIPPED {}: {} is neither 21 nor 25",
+                module_path!(),
+                home.display()
+            );
+            continue;
+        };
+        // (flag, starts silently on 21, on 25): MaxRAMFraction warns on 21 (deprecated in 10)
+        // and is refused by 25; the container CPU-share flags are refused from 21.
+        let rows: [(&str, bool, bool); 6] = [
+            ("-XX:MaxRAM=1g", true, true),
+            ("-XX:InitialHeapSize=8m", true, true),
+            ("-XX:ActiveProcessorCount=2", true, true),
+            ("-XX:MaxRAMFraction=4", false, false),
+            ("-XX:+UseContainerCpuShares", false, false),
+            ("-XX:+PreferContainerQuotaForCPUCount", false, false),
+        ];
+        for (flag, on_21, on_25) in rows {
+            let output = Command::new(&java)
+                .args([flag, "-version"])
+                .output()
+                .expect("run java");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let silent = output.status.success()
+                && !stderr.to_lowercase().contains("warning")
+                && !stderr.contains("deprecated");
+            let expected = if feature == 25 { on_25 } else { on_21 };
+            assert_eq!(silent, expected, "{} {flag}: {stderr}", java.display());
+        }
+    }
+}

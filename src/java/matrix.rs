@@ -139,9 +139,9 @@ const FLAGS: &[FlagRow] = &[
     row(
         "MaxRAMFraction",
         Since::Always,
-        [None, None, Some(22)],
-        "JDK-8186248 deprecated it in 10 without a start-up warning (measured: 17.0.15 and \
-         21.0.8 start silently, 25.0.2 refuses it; 22 is the first release that may)",
+        [Some(10), None, Some(22)],
+        "JDK-8186248 (deprecated in 10; measured: 17.0.15 and 21.0.8 warn, 25.0.2 refuses it, \
+         so 22 is the first release that may)",
     ),
     row(
         "UseCGroupMemoryLimitForHeap",
@@ -244,7 +244,7 @@ fn the_flag_table_models_deprecation_obsolescence_and_expiry() {
         ("11", "-XX:+UseCGroupMemoryLimitForHeap", "refuses"),
         ("20", "-XX:-UseContainerCpuShares", "warns"),
         ("21", "-XX:-UseContainerCpuShares", "refuses"),
-        ("21", "-XX:MaxRAMFraction=4", "silent"),
+        ("21", "-XX:MaxRAMFraction=4", "warns"),
         ("25", "-XX:MaxRAMFraction=4", "refuses"),
         ("21", "-XX:-PreferContainerQuotaForCPUCount", "refuses"),
         ("1.8.0_181", "-XX:ActiveProcessorCount=2", "refuses"),
