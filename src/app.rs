@@ -149,10 +149,9 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
 /// The detected limits with the user's overrides applied: an override replaces the detected
 /// value, and is its own source.
 fn resolve(config: &Config, detection: &Detection) -> Limits {
-    let memory = config
-        .memory_override
-        .clone()
-        .unwrap_or_else(|| detection.memory.clone());
+    let memory = config.memory_override.clone().unwrap_or_else(|| {
+        limits::lower_of_max_and_high(&detection.memory, detection.memory_high.as_ref())
+    });
     let cpu = config
         .cpus_override
         .clone()

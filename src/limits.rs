@@ -115,6 +115,26 @@ pub struct Limits {
     pub effective_cpus: u32,
 }
 
+/// The memory to size for: v2 `memory.high` when it is set and lower than `memory.max` (above
+/// it the kernel throttles the cgroup hard and reclaims; Kubernetes' Memory QoS sets it below
+/// the limit), else the limit itself.
+#[must_use]
+pub fn lower_of_max_and_high(max: &Limit<u64>, high: Option<&Limit<u64>>) -> Limit<u64> {
+    match (max, high) {
+        (
+            Limit::Set { value, .. },
+            Some(
+                high @ Limit::Set {
+                    value: high_value, ..
+                },
+            ),
+        ) if high_value < value => high.clone(),
+        (Limit::Set { .. }, _) => max.clone(),
+        (_, Some(high @ Limit::Set { .. })) => high.clone(),
+        _ => max.clone(),
+    }
+}
+
 /// ⌈quota⌉, the cpuset and the host, whichever is smallest; at least one CPU.
 #[must_use]
 #[allow(

@@ -52,7 +52,10 @@ struct MemoryJson<'a> {
     reason: Option<&'a str>,
     detected_bytes: Option<u64>,
     detected_source: Option<&'a str>,
+    max_bytes: Option<u64>,
+    max_source: Option<&'a str>,
     high_bytes: Option<u64>,
+    high_source: Option<&'a str>,
     soft_limit_bytes: Option<u64>,
     swap_limit_bytes: Option<u64>,
     usage_bytes: Option<u64>,
@@ -150,7 +153,10 @@ impl Report<'_> {
                 reason: l.memory.reason(),
                 detected_bytes: d.memory.value(),
                 detected_source: origin(d.memory.source()),
+                max_bytes: d.memory.value(),
+                max_source: origin(d.memory.source()),
                 high_bytes: bytes(d.memory_high.as_ref()),
+                high_source: origin(d.memory_high.as_ref().and_then(Limit::source)),
                 soft_limit_bytes: bytes(d.memory_soft_limit.as_ref()),
                 swap_limit_bytes: bytes(d.swap.as_ref()),
                 usage_bytes: d.memory_usage.as_ref().map(|r| r.value),
@@ -207,6 +213,9 @@ impl Report<'_> {
             }
         }
         rows.push(limit_row("memory limit", &l.memory, |b| human_bytes(*b)));
+        if d.memory_high.is_some() {
+            rows.push(limit_row("  memory.max", &d.memory, |b| human_bytes(*b)));
+        }
         for (name, limit) in [
             ("  memory.high", &d.memory_high),
             ("  soft limit", &d.memory_soft_limit),

@@ -71,6 +71,15 @@ fixture_tests! {
     v2_moved_process_dotdot: "v2-moved-process-dotdot",
     v2_unlimited_max: "v2-unlimited-max",
     v2_with_v1_freezer: "v2-with-v1-freezer",
+    k8s_v2_ancestor_memory_max_missing: "k8s-v2-ancestor-memory-max-missing",
+    k8s_v2_memory_qos: "k8s-v2-memory-qos",
+    kernel_no_v1_memory_v2: "kernel-no-v1-memory-v2",
+    kernel_no_v1_cpuset_v2: "kernel-no-v1-cpuset-v2",
+    v1_unreadable_ancestor_level: "v1-unreadable-ancestor-level",
+    v2_cpu_max_one_field: "v2-cpu-max-one-field",
+    v2_garbage_ancestor_level: "v2-garbage-ancestor-level",
+    v2_memory_high_below_max: "v2-memory-high-below-max",
+    v2_mount_point_missing: "v2-mount-point-missing",
 }
 
 /// Keys of `expected.json` that are checks on the `warnings` array, not output keys.
@@ -406,4 +415,205 @@ fn an_unreadable_mountinfo_leaves_every_limit_unknown_with_one_warning() {
             .is_some_and(|w| w.contains("/proc/self/mountinfo")),
         "{warnings:?}"
     );
+}
+
+/// A JDK home whose `release` says `version`; its `java` is never run (`info` reads the release
+/// file), so it only exits.
+fn fake_jdk(dir: &Path, version: &str) -> PathBuf {
+    let home = dir.join(format!("jdk-{version}"));
+    fs::create_dir_all(home.join("bin")).expect("jdk dir");
+    fs::write(
+        home.join("release"),
+        format!("IMPLEMENTOR=\"Test Vendor\"\nJAVA_VERSION=\"{version}\"\n"),
+    )
+    .expect("release");
+    let java = home.join("bin/java");
+    fs::write(&java, "#!/bin/sh\nexit 0\n").expect("java");
+    fs::set_permissions(&java, fs::Permissions::from_mode(0o755)).expect("chmod");
+    java
+}
+
+/// `jwrap info --json --root ROOT -- JAVA -jar app.jar`.
+fn java_info(root: &Path, java: &Path) -> Value {
+    let output = jwrap()
+        .args(["info", "--json", "--root"])
+        .arg(root)
+        .arg("--")
+        .arg(java)
+        .args(["-jar", "app.jar"])
+        .output()
+        .expect("run jwrap");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+fn flags_of(info: &Value) -> Vec<String> {
+    info["jvm_flags"]
+        .as_array()
+        .map(|flags| {
+            flags
+                .iter()
+                .filter_map(|f| f.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What a JDK sees by itself on the kernel fixtures, derived by hand from the files it reads
+/// (see fixtures/README.md): blind JDKs get the limit as flags, seeing ones do not.
+#[test]
+fn the_jdks_own_detection_on_kernels_without_v1_controllers() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cases = [
+        // (fixture, JDK version, blind, the limit as MaxRAM)
+        (
+            "kernel-no-v1-memory-v2",
+            "21.0.11",
+            true,
+            "-XX:MaxRAM=1024m",
+        ),
+        (
+            "kernel-no-v1-memory-v2",
+            "17.0.18",
+            true,
+            "-XX:MaxRAM=1024m",
+        ),
+        (
+            "kernel-no-v1-memory-v2",
+            "1.8.0_482",
+            true,
+            "-XX:MaxRAM=1024m",
+        ),
+        ("kernel-no-v1-memory-v2", "21.0.12", false, ""),
+        ("kernel-no-v1-memory-v2", "1.8.0_502", false, ""),
+        ("kernel-no-v1-memory-v2", "25", false, ""),
+        ("kernel-no-v1-cpuset-v2", "24", true, "-XX:MaxRAM=768m"),
+        ("kernel-no-v1-cpuset-v2", "21.0.11", true, "-XX:MaxRAM=768m"),
+        ("kernel-no-v1-cpuset-v2", "21.0.12", false, ""),
+        ("kernel-no-v1-cpuset-v2", "25", false, ""),
+    ];
+    for (name, version, blind, max_ram) in cases {
+        let info = java_info(&fixture(name), &fake_jdk(dir.path(), version));
+        let java = &info["java"];
+        assert_eq!(java["blind"], blind, "{name} {version}: {java}");
+        let why = java["why"].as_str().unwrap_or_default();
+        let flags = flags_of(&info);
+        if blind {
+            assert!(
+                why.contains("/proc/cgroups has no enabled"),
+                "{version}: {why}"
+            );
+            assert!(java["sees_memory_bytes"].is_null(), "{java}");
+            assert!(flags.iter().any(|f| f == max_ram), "{version}: {flags:?}");
+        } else {
+            assert!(why.contains("it sees the container"), "{version}: {why}");
+            assert!(
+                !flags.iter().any(|f| f.starts_with("-XX:MaxRAM")),
+                "{version}: {flags:?}"
+            );
+        }
+    }
+    // Without /proc/cgroups in the root there is no evidence: the JDK is taken to see.
+    let info = java_info(
+        &fixture("docker-v2-cgroupns-private"),
+        &fake_jdk(dir.path(), "21.0.11"),
+    );
+    assert_eq!(info["java"]["blind"], false);
+}
+
+#[test]
+fn memory_high_below_max_sizes_the_heap() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let java = fake_jdk(dir.path(), "21.0.8");
+    let high = java_info(&fixture("v2-memory-high-below-max"), &java);
+    let heap = |info: &Value| info["java"]["heap_budget"]["limit_mib"].as_u64();
+    assert_eq!(heap(&high), Some(512), "{}", high["java"]);
+    let qos = java_info(&fixture("k8s-v2-memory-qos"), &java);
+    assert_eq!(heap(&qos), Some(1020051456 / (1 << 20)), "{}", qos["java"]);
+    // The JVM sees memory.max (1 GiB), not memory.high: it is told the lower size.
+    assert!(
+        flags_of(&high).iter().any(|f| f == "-XX:MaxRAM=512m"),
+        "{:?}",
+        flags_of(&high)
+    );
+}
+
+#[test]
+fn an_unknown_cpu_count_invents_no_cpu_flag() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let empty = dir.path().join("empty-root");
+    fs::create_dir_all(&empty).expect("empty root");
+    for version in ["1.8.0_181", "11.0.9", "17", "25", "26"] {
+        let info = java_info(&empty, &fake_jdk(dir.path(), version));
+        assert!(info["host"]["cpus"].is_null());
+        let flags = flags_of(&info);
+        assert!(
+            !flags.iter().any(|f| f.contains("ActiveProcessorCount")
+                || f.contains("GCThreads")
+                || f.contains("CICompilerCount")
+                || f.contains("parallelism")),
+            "{version}: {flags:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_ancestor_keeps_the_levels_read_for_non_root_modes_too() {
+    if is_root() {
+        crate::skip!("root reads files whatever their mode");
+    }
+    let copy = copy_of_fixture("k8s-v2-pod-limit");
+    let kubepods = copy.path().join("sys/fs/cgroup/kubepods.slice/memory.max");
+    fs::set_permissions(&kubepods, fs::Permissions::from_mode(0o000)).expect("chmod 000");
+    let actual = info_json(copy.path());
+    assert_eq!(actual["memory"]["limit_bytes"], 1_073_741_824, "{actual}");
+    let warnings = actual["warnings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .is_some_and(|w| w.contains("/sys/fs/cgroup/kubepods.slice/memory.max")
+                && w.contains("may be lower"))
+    );
+}
+
+/// Running (not `info`): the JDK's own view is modelled there too, so a JDK that reads
+/// `/proc/cgroups` gets the limit as flags on a kernel without cgroup v1 memory.
+#[test]
+fn a_run_sizes_a_jdk_blind_on_a_kernel_without_v1_memory() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for (version, blind) in [("21.0.11", true), ("21.0.12", false)] {
+        let java = fake_jdk(dir.path(), version);
+        fs::write(
+            &java,
+            "#!/bin/sh\nfor arg in \"$@\"; do echo \"arg=$arg\"; done\n",
+        )
+        .expect("java");
+        let output = jwrap()
+            .arg("--root")
+            .arg(fixture("kernel-no-v1-memory-v2"))
+            .arg("--")
+            .arg(&java)
+            .arg("-version")
+            .output()
+            .expect("run jwrap");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert_eq!(
+            stdout.contains("arg=-XX:MaxRAM=1024m"),
+            blind,
+            "{version}: {stdout}"
+        );
+        assert_eq!(
+            stdout.contains("arg=-XX:ActiveProcessorCount=2"),
+            blind,
+            "{version}: {stdout}"
+        );
+        assert!(stdout.contains("arg=-Xmx"), "{version}: {stdout}");
+    }
 }

@@ -1,6 +1,7 @@
 //! The decision over a matrix of JDKs × cgroup layouts × user settings in every channel:
 //! no flag a JDK rejects, no duplicate of a user's setting, heaps within their bounds.
 
+use jwrap::cgroup::KernelControllers;
 use jwrap::java::decide::{CgroupFacts, Decision, Placed, Policy, decide};
 use jwrap::java::userflags::{self, Knob, Sources, UserSettings, classify};
 use jwrap::java::version::{JdkFacts, parse_version};
@@ -25,6 +26,9 @@ const JDKS: &[(&str, &str, bool)] = &[
     ("17", "17", false),
     ("21", "21", false),
     ("25", "25", false),
+    ("26", "26", false),
+    ("27", "27", false),
+    ("28", "28", false),
 ];
 
 fn jdk(version: &str, oracle: bool) -> JdkFacts {
@@ -35,42 +39,229 @@ fn jdk(version: &str, oracle: bool) -> JdkFacts {
     }
 }
 
-/// Whether a JDK starts with `flag`: the table of doc/sizing.md ("Which JDK accepts which flag"), as data.
-fn accepted(facts: &JdkFacts, flag: &str) -> bool {
-    let Some(v) = &facts.version else {
-        return false;
+/// The first JDK that has a flag.
+#[derive(Debug, Clone, Copy)]
+enum Since {
+    /// Every JDK jwrap sizes (6 on).
+    Always,
+    /// This feature release on (no 8u backport).
+    Feature(u32),
+    /// Container support: 10, Oracle's 8u191 and every vendor's 8u212.
+    ContainerSupport,
+    /// This 8u update, and 9 on.
+    Jdk8Update(u32),
+}
+
+/// One row of the accepted-flag table: when a HotSpot flag arrived, and the feature releases in
+/// which it was deprecated (the JVM warns and obeys), made obsolete (the JVM warns and ignores
+/// it) and expired (the JVM refuses to start: "Unrecognized VM option"), with the records that
+/// say so.
+struct FlagRow {
+    name: &'static str,
+    since: Since,
+    deprecated: Option<u32>,
+    obsolete: Option<u32>,
+    expired: Option<u32>,
+    source: &'static str,
+}
+
+const fn row(
+    name: &'static str,
+    since: Since,
+    [deprecated, obsolete, expired]: [Option<u32>; 3],
+    source: &'static str,
+) -> FlagRow {
+    FlagRow {
+        name,
+        since,
+        deprecated,
+        obsolete,
+        expired,
+        source,
+    }
+}
+
+const CURRENT: [Option<u32>; 3] = [None, None, None];
+
+/// Every `-XX` flag jwrap may emit or reads from the user, as data.
+const FLAGS: &[FlagRow] = &[
+    row(
+        "MaxRAM",
+        Since::Always,
+        [Some(26), Some(27), Some(28)],
+        "JDK-8369346 (deprecated in 26), CSR JDK-8369347 (obsolete 27, expired 28)",
+    ),
+    row("InitialHeapSize", Since::Always, CURRENT, "every JDK"),
+    row("MaxHeapSize", Since::Always, CURRENT, "every JDK"),
+    row("MaxDirectMemorySize", Since::Always, CURRENT, "every JDK"),
+    row("ReservedCodeCacheSize", Since::Always, CURRENT, "every JDK"),
+    row("ParallelGCThreads", Since::Always, CURRENT, "every JDK"),
+    row("ConcGCThreads", Since::Always, CURRENT, "every JDK"),
+    row("CICompilerCount", Since::Always, CURRENT, "every JDK"),
+    row(
+        "MaxMetaspaceSize",
+        Since::Feature(8),
+        CURRENT,
+        "JEP 122: metaspace replaced PermGen in 8",
+    ),
+    row(
+        "ActiveProcessorCount",
+        Since::ContainerSupport,
+        CURRENT,
+        "JDK-8146115",
+    ),
+    row(
+        "UseContainerSupport",
+        Since::ContainerSupport,
+        CURRENT,
+        "JDK-8146115",
+    ),
+    row(
+        "MaxRAMPercentage",
+        Since::ContainerSupport,
+        CURRENT,
+        "JDK-8186248",
+    ),
+    row(
+        "MinRAMPercentage",
+        Since::ContainerSupport,
+        CURRENT,
+        "JDK-8186248",
+    ),
+    row(
+        "InitialRAMPercentage",
+        Since::ContainerSupport,
+        CURRENT,
+        "JDK-8186248",
+    ),
+    row(
+        "MaxRAMFraction",
+        Since::Always,
+        [Some(10), None, Some(22)],
+        "JDK-8186248 (deprecated in 10; measured: 17.0.15 and 21.0.8 warn, 25.0.2 refuses it, \
+         so 22 is the first release that may)",
+    ),
+    row(
+        "UseCGroupMemoryLimitForHeap",
+        Since::Jdk8Update(131),
+        [Some(10), None, Some(11)],
+        "JDK-8170888, JDK-8175898 (8u131); JDK-8194086 (removed in 11)",
+    ),
+    row(
+        "PreferContainerQuotaForCPUCount",
+        Since::Feature(11),
+        [None, Some(20), Some(21)],
+        "CSR JDK-8197867; JDK-8282684 (obsolete in 20, expired in 21)",
+    ),
+    row(
+        "UseContainerCpuShares",
+        Since::Feature(19),
+        [None, Some(20), Some(21)],
+        "JDK-8281181 (also in 17.0.5 and 11.0.17, not modelled; measured: 17.0.15 starts \
+         silently), JDK-8282684 (obsolete in 20, expired in 21; measured: 21.0.8 refuses it)",
+    ),
+];
+
+/// How a JDK takes a flag at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Silent,
+    /// Starts, with this warning on stderr.
+    Warns(String),
+    /// Does not start.
+    Refuses(String),
+}
+
+/// What `facts` does with `flag`, from the table. An unknown version is the oldest JDK; an
+/// `-XX` flag not in the table is refused.
+fn verdict(facts: &JdkFacts, flag: &str) -> Verdict {
+    let (feature, update) = facts
+        .version
+        .as_ref()
+        .map_or((7, 0), |v| (v.feature, v.update));
+    let Some(xx) = flag.strip_prefix("-XX:") else {
+        let known = ["-Xmx", "-Xms", "-Xss", "-D"]
+            .iter()
+            .any(|prefix| flag.starts_with(prefix));
+        return if known {
+            Verdict::Silent
+        } else {
+            Verdict::Refuses(format!("Unrecognized option: {flag}"))
+        };
     };
-    let name = flag.strip_prefix("-XX:").map(|f| {
-        f.trim_start_matches(['+', '-'])
-            .split('=')
-            .next()
-            .unwrap_or(f)
-    });
-    let jdk8_container = v.feature == 8 && (v.update >= 212 || (v.update >= 191 && facts.oracle));
-    match name {
-        // -X and -D options: every JDK.
-        None => flag.starts_with("-Xmx") || flag.starts_with("-D"),
-        Some(
-            "MaxRAM"
-            | "MaxDirectMemorySize"
-            | "ReservedCodeCacheSize"
-            | "ParallelGCThreads"
-            | "ConcGCThreads"
-            | "CICompilerCount",
-        ) => true,
-        Some("MaxMetaspaceSize") => v.feature >= 8,
-        Some(
-            "ActiveProcessorCount"
-            | "UseContainerSupport"
-            | "MaxRAMPercentage"
-            | "MinRAMPercentage"
-            | "InitialRAMPercentage",
-        ) => v.feature >= 10 || jdk8_container,
-        Some("UseCGroupMemoryLimitForHeap") => {
-            (v.feature == 8 && v.update >= 131) || v.feature == 9 || v.feature == 10
+    let name = xx
+        .trim_start_matches(['+', '-'])
+        .split('=')
+        .next()
+        .unwrap_or(xx);
+    let unrecognized = || Verdict::Refuses(format!("Unrecognized VM option '{xx}'"));
+    let Some(row) = FLAGS.iter().find(|row| row.name == name) else {
+        return unrecognized();
+    };
+    let present = match row.since {
+        Since::Always => true,
+        Since::Feature(first) => feature >= first,
+        Since::ContainerSupport => {
+            feature >= 10 || (feature == 8 && (update >= 212 || (update >= 191 && facts.oracle)))
         }
-        Some("UseContainerCpuShares" | "PreferContainerQuotaForCPUCount") => v.feature <= 20,
-        Some(_) => false,
+        Since::Jdk8Update(first) => feature >= 9 || (feature == 8 && update >= first),
+    };
+    let reached = |release: Option<u32>| release.is_some_and(|r| feature >= r);
+    if !present || reached(row.expired) {
+        unrecognized()
+    } else if let (true, Some(release)) = (reached(row.obsolete), row.obsolete) {
+        Verdict::Warns(format!(
+            "Ignoring option {name}; support was removed in {release}.0 ({})",
+            row.source
+        ))
+    } else if let (true, Some(release)) = (reached(row.deprecated), row.deprecated) {
+        Verdict::Warns(format!(
+            "Option {name} was deprecated in version {release}.0 ({})",
+            row.source
+        ))
+    } else {
+        Verdict::Silent
+    }
+}
+
+/// A JDK starts without a word about `flag`.
+fn accepted(facts: &JdkFacts, flag: &str) -> bool {
+    verdict(facts, flag) == Verdict::Silent
+}
+
+#[test]
+fn the_flag_table_models_deprecation_obsolescence_and_expiry() {
+    let cases = [
+        ("25", "-XX:MaxRAM=1g", "silent"),
+        ("26", "-XX:MaxRAM=1g", "warns"),
+        ("27", "-XX:MaxRAM=1g", "warns"),
+        ("28", "-XX:MaxRAM=1g", "refuses"),
+        ("1.8.0_121", "-XX:+UseCGroupMemoryLimitForHeap", "refuses"),
+        ("1.8.0_131", "-XX:+UseCGroupMemoryLimitForHeap", "silent"),
+        ("10", "-XX:+UseCGroupMemoryLimitForHeap", "warns"),
+        ("11", "-XX:+UseCGroupMemoryLimitForHeap", "refuses"),
+        ("20", "-XX:-UseContainerCpuShares", "warns"),
+        ("21", "-XX:-UseContainerCpuShares", "refuses"),
+        ("21", "-XX:MaxRAMFraction=4", "warns"),
+        ("25", "-XX:MaxRAMFraction=4", "refuses"),
+        ("21", "-XX:-PreferContainerQuotaForCPUCount", "refuses"),
+        ("1.8.0_181", "-XX:ActiveProcessorCount=2", "refuses"),
+        ("1.8.0_212", "-XX:ActiveProcessorCount=2", "silent"),
+        ("1.7.0_80", "-XX:MaxMetaspaceSize=64m", "refuses"),
+        ("28", "-XX:InitialHeapSize=8m", "silent"),
+        ("21", "-XX:NoSuchFlag=1", "refuses"),
+        ("21", "-Xmx1g", "silent"),
+    ];
+    for (version, flag, expected) in cases {
+        let got = match verdict(&jdk(version, false), flag) {
+            Verdict::Silent => "silent",
+            Verdict::Warns(_) => "warns",
+            Verdict::Refuses(_) => "refuses",
+        };
+        assert_eq!(got, expected, "{version} {flag}");
+    }
+    for row in FLAGS {
+        assert!(!row.source.is_empty(), "{}: no source", row.name);
     }
 }
 
@@ -116,6 +307,7 @@ fn layout(
             host_cpus: Some(HOST_CPUS),
             host_memory: Some(HOST_MEMORY),
             cpuset_cpus: None,
+            controllers: KernelControllers::default(),
         },
         limits,
     }
@@ -169,6 +361,17 @@ fn layouts() -> Vec<Layout> {
         ),
         layout("v2 no limits", 2, None, None, Some(100)),
         layout("v1 no limits", 1, None, None, Some(1024)),
+        {
+            let mut layout = layout(
+                "v2 1g 2cpu, kernel 6.12+ without v1 memory",
+                2,
+                Some((GIB, true)),
+                Some((2.0, true)),
+                Some(100),
+            );
+            kernel_without_v1_memory(&mut layout);
+            layout
+        },
     ]
 }
 
@@ -243,9 +446,10 @@ fn heap_mib(decision: &Decision) -> Option<u64> {
 fn check(decision: &Decision, facts: &JdkFacts, user: &UserSettings, context: &str) {
     let mut seen = Vec::new();
     for flag in &decision.flags {
-        assert!(
-            accepted(facts, flag),
-            "{context}: {flag} is rejected by this JDK: {decision:#?}"
+        assert_eq!(
+            verdict(facts, flag),
+            Verdict::Silent,
+            "{context}: {flag} makes this JDK warn or refuse to start: {decision:#?}"
         );
         assert!(
             !flag.contains("Percentage=") || flag.contains('.'),
@@ -261,7 +465,13 @@ fn check(decision: &Decision, facts: &JdkFacts, user: &UserSettings, context: &s
                 user.get(knob)
             );
             if knob == Knob::MaxHeap {
-                for theirs in [Knob::RamShare, Knob::MaxRam] {
+                // From JDK 26 a percentage is applied to the limit with -Xmx, as -XX:MaxRAM did
+                // (the_users_percentage_applies_to_the_limit_without_max_ram checks the value).
+                let percentage_applied = facts.max_ram_deprecated() && decision.sight.blind;
+                for theirs in [Knob::RamShare, Knob::MaxRam]
+                    .into_iter()
+                    .filter(|k| !(percentage_applied && *k == Knob::RamShare))
+                {
                     assert!(
                         user.get(theirs).is_none(),
                         "{context}: -Xmx over the user's {theirs:?}"
@@ -725,4 +935,282 @@ fn the_users_region_sizes_enter_the_budget() {
         "{:?}",
         decision.reasons
     );
+}
+
+/// A v2 host on a kernel from 6.12 built without cgroup v1 memory and cpuset: `/proc/cgroups`
+/// has no `memory` and no `cpuset` row, `/sys/fs/cgroup/cgroup.controllers` lists both.
+fn kernel_without_v1_memory(layout: &mut Layout) {
+    let rows = ["cpu", "cpuacct", "io", "pids"]
+        .into_iter()
+        .map(|name| jwrap::cgroup::parse::ControllerRow {
+            name: name.to_string(),
+            hierarchy: 0,
+            enabled: true,
+        })
+        .collect();
+    layout.cgroup.controllers = KernelControllers {
+        proc_cgroups: Some(rows),
+        sys_fs_cgroup_is_v2: true,
+        v2_root: Some(
+            ["cpuset", "cpu", "io", "memory", "pids"]
+                .map(String::from)
+                .to_vec(),
+        ),
+    };
+}
+
+#[test]
+fn jdks_that_read_proc_cgroups_are_blind_on_kernels_without_v1_memory() {
+    let mut v2 = layout(
+        "v2 1g 2cpu, kernel 6.12+ without v1 memory",
+        2,
+        Some((GIB, true)),
+        Some((2.0, true)),
+        Some(100),
+    );
+    kernel_without_v1_memory(&mut v2);
+    for (version, blind) in [
+        ("1.8.0_482", true),
+        ("1.8.0_502", false),
+        ("11.0.31", true),
+        ("11.0.32", false),
+        ("17.0.18", true),
+        ("21.0.11", true),
+        ("21.0.12", false),
+        ("24", true),
+        ("25", false),
+        ("26", false),
+    ] {
+        let decision = decide(
+            &v2.limits,
+            &jdk(version, false),
+            &v2.cgroup,
+            &Policy::default(),
+            &UserSettings::default(),
+        );
+        assert_eq!(
+            decision.sight.blind, blind,
+            "{version}: {}",
+            decision.sight.why
+        );
+        assert_eq!(
+            has(&decision.flags, "-XX:MaxRAM=1024m"),
+            blind,
+            "{version}: {:?}",
+            decision.flags
+        );
+        assert_eq!(
+            has(&decision.flags, "-XX:ActiveProcessorCount=2"),
+            blind,
+            "{version}: {:?}",
+            decision.flags
+        );
+        if blind {
+            assert!(
+                decision
+                    .sight
+                    .why
+                    .contains("/proc/cgroups has no enabled memory"),
+                "{version}: {}",
+                decision.sight.why
+            );
+        }
+    }
+    // A cgroup.controllers without memory blinds even the JDKs that read it.
+    v2.cgroup.controllers.v2_root = Some(vec!["cpu".to_string(), "pids".to_string()]);
+    let decision = decide(
+        &v2.limits,
+        &jdk("25", false),
+        &v2.cgroup,
+        &Policy::default(),
+        &UserSettings::default(),
+    );
+    assert!(
+        decision.sight.blind && decision.sight.why.contains("lacks memory"),
+        "{}",
+        decision.sight.why
+    );
+}
+
+#[test]
+fn a_missing_cpuset_row_blinds_jdks_before_jdk_8347129() {
+    let mut v1 = layout("v1 1g", 1, Some((GIB, true)), None, Some(1024));
+    let rows = ["memory", "cpu", "cpuacct", "pids"]
+        .into_iter()
+        .map(|name| jwrap::cgroup::parse::ControllerRow {
+            name: name.to_string(),
+            hierarchy: 3,
+            enabled: true,
+        })
+        .collect();
+    v1.cgroup.controllers.proc_cgroups = Some(rows);
+    for (version, blind) in [("21.0.12", true), ("24", true), ("25", false)] {
+        let decision = decide(
+            &v1.limits,
+            &jdk(version, false),
+            &v1.cgroup,
+            &Policy::default(),
+            &UserSettings::default(),
+        );
+        assert_eq!(
+            decision.sight.blind, blind,
+            "{version}: {}",
+            decision.sight.why
+        );
+        if blind {
+            assert!(
+                decision.sight.why.contains("cpuset"),
+                "{}",
+                decision.sight.why
+            );
+        }
+    }
+}
+
+#[test]
+fn blind_jdks_from_26_get_what_max_ram_implied_without_it() {
+    let layout = layout("v2 1g", 2, Some((GIB, true)), None, Some(100));
+    for version in ["26", "27", "28"] {
+        let facts = jdk(version, false);
+        let user = user_settings(&facts, Channel::ToolOptions, "-XX:-UseContainerSupport");
+        let decision = decide(
+            &layout.limits,
+            &facts,
+            &layout.cgroup,
+            &Policy::default(),
+            &user,
+        );
+        assert!(decision.sight.blind);
+        let flags = &decision.flags;
+        assert!(!has(flags, "-XX:MaxRAM"), "{version}: {flags:?}");
+        assert!(has(flags, "-Xmx"), "{version}: {flags:?}");
+        assert!(
+            has(flags, "-XX:MaxDirectMemorySize="),
+            "{version}: {flags:?}"
+        );
+        // 0.2 % of 1 GiB is 2 MiB: the JVM's own 8 MiB floor applies.
+        assert!(
+            flags.contains(&"-XX:InitialHeapSize=8m".to_string()),
+            "{version}: {flags:?}"
+        );
+    }
+    // Before 26 MaxRAM itself is the way.
+    let facts = jdk("25", false);
+    let user = user_settings(&facts, Channel::ToolOptions, "-XX:-UseContainerSupport");
+    let decision = decide(
+        &layout.limits,
+        &facts,
+        &layout.cgroup,
+        &Policy::default(),
+        &user,
+    );
+    assert!(
+        has(&decision.flags, "-XX:MaxRAM=1024m") && !has(&decision.flags, "-XX:InitialHeapSize")
+    );
+    // A 16 GiB limit: 0.2 % is 32.8 MiB, rounded up.
+    let big = self::layout("v2 16g", 2, Some((16 * GIB, true)), None, Some(100));
+    let facts = jdk("26", false);
+    let user = user_settings(&facts, Channel::ToolOptions, "-XX:-UseContainerSupport");
+    let decision = decide(&big.limits, &facts, &big.cgroup, &Policy::default(), &user);
+    assert!(
+        decision
+            .flags
+            .contains(&"-XX:InitialHeapSize=33m".to_string()),
+        "{:?}",
+        decision.flags
+    );
+}
+
+#[test]
+fn the_users_percentage_applies_to_the_limit_without_max_ram() {
+    let layout = layout("v2 1g", 2, Some((GIB, true)), None, Some(100));
+    for (options, heap) in [
+        // 60 % of 1024 MiB = 614.4 MiB, rounded up as the JVM rounds up.
+        (
+            "-XX:-UseContainerSupport -XX:MaxRAMPercentage=60.0",
+            "-Xmx615m",
+        ),
+        // No percentage: the JVM's 25 %, at least its 124.8 MiB default.
+        (
+            "-XX:-UseContainerSupport -XX:InitialRAMPercentage=10.0",
+            "-Xmx256m",
+        ),
+        // MinRAMPercentage of it is below the 124.8 MiB default: HotSpot's "small physical
+        // memory" rule takes that share (10 % of 1024 MiB = 102.4 MiB, rounded up), not MaxRAMPercentage.
+        (
+            "-XX:-UseContainerSupport -XX:MaxRAMPercentage=80.0 -XX:MinRAMPercentage=10.0",
+            "-Xmx103m",
+        ),
+    ] {
+        let facts = jdk("26", false);
+        let user = user_settings(&facts, Channel::ToolOptions, options);
+        let decision = decide(
+            &layout.limits,
+            &facts,
+            &layout.cgroup,
+            &Policy::default(),
+            &user,
+        );
+        assert!(
+            decision.flags.contains(&heap.to_string()),
+            "{options}: {:?}",
+            decision.flags
+        );
+        assert!(!has(&decision.flags, "-XX:MaxRAM"), "{:?}", decision.flags);
+    }
+    // The user's InitialRAMPercentage sizes the initial heap from the limit: 10 % of 1 GiB.
+    let facts = jdk("26", false);
+    let user = user_settings(
+        &facts,
+        Channel::ToolOptions,
+        "-XX:-UseContainerSupport -XX:InitialRAMPercentage=10.0",
+    );
+    let decision = decide(
+        &layout.limits,
+        &facts,
+        &layout.cgroup,
+        &Policy::default(),
+        &user,
+    );
+    assert!(
+        decision
+            .flags
+            .contains(&"-XX:InitialHeapSize=103m".to_string()),
+        "{:?}",
+        decision.flags
+    );
+}
+
+#[test]
+fn an_unknown_cpu_count_gets_no_cpu_flag() {
+    let mut unknown = layout("v2 1g, CPUs unknown", 2, Some((GIB, true)), None, Some(20));
+    unknown.cgroup.host_cpus = None;
+    unknown.limits.effective_cpus = effective_cpus(None, None, None);
+    for &(name, version, oracle) in JDKS {
+        for options in ["", "-XX:-UseContainerSupport"] {
+            let facts = jdk(version, oracle);
+            let user = user_settings(&facts, Channel::ToolOptions, options);
+            let decision = decide(
+                &unknown.limits,
+                &facts,
+                &unknown.cgroup,
+                &Policy::default(),
+                &user,
+            );
+            let cpu_flags: Vec<&String> = decision
+                .flags
+                .iter()
+                .filter(|f| matches!(classify(f), Some(Knob::ProcessorCount | Knob::ThreadCounts)))
+                .collect();
+            assert!(cpu_flags.is_empty(), "{name} {options:?}: {cpu_flags:?}");
+            assert!(
+                decision
+                    .reasons
+                    .iter()
+                    .any(|r| r.contains("CPUs is unknown")),
+                "{name}: {:?}",
+                decision.reasons
+            );
+        }
+    }
 }

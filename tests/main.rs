@@ -9,6 +9,7 @@ mod examples;
 mod files;
 mod init;
 mod java;
+mod jdk_startup;
 mod jvm_matrix;
 mod jvm_real;
 mod messages;

@@ -5,8 +5,8 @@
 use jwrap::cgroup::layout::{Controller, Layout, Mode, Placement, layout};
 use jwrap::cgroup::parse::{
     CgroupMount, LimitValue, Membership, Quota, cfs_quota, cgroup_mounts, controller_list,
-    cpu_list_count, cpu_max, keyed_u64, limit_value, memberships, meminfo_total, single_i64,
-    single_u64, unescape_octal,
+    cpu_list_count, cpu_max, keyed_u64, limit_value, memberships, meminfo_total, proc_cgroups,
+    single_i64, single_u64, unescape_octal,
 };
 use jwrap::signals::{MAX_SIGNAL, Rewrite, parse_rewrite, parse_signal, signal_name};
 use jwrap::units::{parse_cpus, parse_percent, parse_seconds, parse_size};
@@ -349,13 +349,33 @@ proptest! {
         let expected = Quota { quota_us: quota, period_us: period };
         prop_assert_eq!(cpu_max(&format!("{quota} {period}{after}")), Some(Some(expected)));
         prop_assert_eq!(cpu_max(&format!("max {period}{after}")), Some(None));
-        prop_assert_eq!(
-            cpu_max(&format!("{quota}{after}")),
-            Some(Some(Quota { quota_us: quota, period_us: 100_000 }))
-        );
+        // The kernel always writes two fields: one alone is garbage, not a guessed period.
+        prop_assert_eq!(cpu_max(&format!("{quota}{after}")), None);
+        prop_assert_eq!(cpu_max(&format!("max{after}")), None);
         prop_assert_eq!(cpu_max(&format!("{quota} 0")), None);
         prop_assert_eq!(cpu_max(&format!("0 {period}")), None);
         prop_assert_eq!(cpu_max(&format!("{quota} {period} {period}")), None);
+    }
+
+    #[test]
+    fn proc_cgroups_rows_round_trip(
+        rows in vec(("[a-z_]{1,12}", 0u32..16, 1u32..500, any::<bool>()), 0..14),
+        garbage in near_text(),
+    ) {
+        let mut text = "#subsys_name\thierarchy\tnum_cgroups\tenabled\n".to_string();
+        for (name, hierarchy, count, enabled) in &rows {
+            text.push_str(&format!("{name}\t{hierarchy}\t{count}\t{}\n", u8::from(*enabled)));
+        }
+        let parsed = proc_cgroups(&text);
+        prop_assert_eq!(parsed.len(), rows.len());
+        for (row, (name, hierarchy, _, enabled)) in parsed.iter().zip(&rows) {
+            prop_assert_eq!(&row.name, name);
+            prop_assert_eq!(row.hierarchy, *hierarchy);
+            prop_assert_eq!(row.enabled, *enabled);
+        }
+        // A line that is not four fields with a number and 0/1 is no row, never a panic.
+        let _ = proc_cgroups(&garbage);
+        prop_assert!(proc_cgroups("memory 0 1 yes\ncpu x 1 1\ncpuset 0 1\n").is_empty());
     }
 
     #[test]
@@ -773,6 +793,16 @@ fn check_values(text: &str, other: &str) -> Result<(), TestCaseError> {
     if let Some(Some(quota)) = cpu_max(text) {
         prop_assert!(quota.quota_us > 0 && quota.period_us > 0);
     }
+    // cpu.max is two fields or garbage.
+    if cpu_max(text).is_some() {
+        prop_assert_eq!(text.split_whitespace().count(), 2);
+    }
+    // Every /proc/cgroups row comes from a line of four fields.
+    let four_field_lines = text
+        .lines()
+        .filter(|line| !line.starts_with('#') && line.split_whitespace().count() == 4)
+        .count();
+    prop_assert!(proc_cgroups(text).len() <= four_field_lines);
     if let Some(Some(quota)) = cfs_quota(text, other) {
         prop_assert!(quota.quota_us > 0 && quota.period_us > 0);
     }

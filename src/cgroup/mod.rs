@@ -20,6 +20,8 @@ const PROC_SELF_MOUNTINFO: &str = "/proc/self/mountinfo";
 const PROC_SELF_CGROUP: &str = "/proc/self/cgroup";
 const PROC_MEMINFO: &str = "/proc/meminfo";
 const CPU_ONLINE: &str = "/sys/devices/system/cpu/online";
+const PROC_CGROUPS: &str = "/proc/cgroups";
+const SYS_FS_CGROUP: &str = "/sys/fs/cgroup";
 
 /// Values at or above this many bytes are "no limit" even when the host's memory is unknown:
 /// the v1 "unlimited" values are 2^63 rounded down to a page (4 KiB or 64 KiB).
@@ -54,8 +56,25 @@ pub struct Detection {
     pub cpuset: Limit<CpuList>,
     /// v1 `cpu.shares` or v2 `cpu.weight`: reported, never used as a limit.
     pub cpu_weight: Option<Reading>,
+    /// What the kernel reports about its controllers, which a JDK reads to decide whether it
+    /// runs in a container at all.
+    pub controllers: KernelControllers,
     /// One line per problem, each naming its file.
     pub warnings: Vec<String>,
+}
+
+/// The files a JDK reads before any limit, to decide which cgroup version it is on and whether
+/// the controllers it needs are there. They do not change jwrap's own limits: jwrap finds the
+/// controllers from mountinfo and `/proc/self/cgroup`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelControllers {
+    /// The rows of `/proc/cgroups`; `None` when the file is not there or cannot be read.
+    pub proc_cgroups: Option<Vec<parse::ControllerRow>>,
+    /// `/sys/fs/cgroup` is a cgroup2 mount (what a JDK's `statfs` of it finds).
+    pub sys_fs_cgroup_is_v2: bool,
+    /// `/sys/fs/cgroup/cgroup.controllers`, when `/sys/fs/cgroup` is a cgroup2 mount and the
+    /// file can be read.
+    pub v2_root: Option<Vec<String>>,
 }
 
 /// Reads files through the root and keeps the warnings.
@@ -182,15 +201,17 @@ pub(crate) fn bytes_level(bytes: u64, source: Source, host_memory: Option<u64>) 
     }
 }
 
-/// The tightest of the levels' limits. A bad level makes the whole value unknown: a tighter
-/// limit may hide behind it, and jwrap does not guess.
+/// The tightest of the levels' limits. A level that could not be read (missing where it must
+/// exist, unreadable, garbage) does not throw away the levels that were read: the tightest limit
+/// read is the answer, with one warning naming the bad file (the real limit may be lower). With
+/// no limit read at all, a bad level makes the value unknown: "no limit" would be a guess.
 pub(crate) fn tightest<T: PartialOrd + Copy>(
     reader: &mut Reader<'_>,
     levels: Vec<Level<T>>,
 ) -> Limit<T> {
     let mut best: Option<(T, Source)> = None;
     let mut unlimited_source: Option<Source> = None;
-    let mut bad: Option<String> = None;
+    let mut bad: Vec<String> = Vec::new();
     for level in levels {
         match level {
             Level::Limit(value, source) => {
@@ -202,18 +223,30 @@ pub(crate) fn tightest<T: PartialOrd + Copy>(
                 unlimited_source.get_or_insert(source);
             }
             Level::Absent => {}
-            Level::Bad(message) => {
-                reader.warn(message.clone());
-                bad.get_or_insert(message);
-            }
+            Level::Bad(message) => bad.push(message),
         }
     }
-    match (bad, best) {
-        (Some(reason), _) => Limit::Unknown { reason },
-        (None, Some((value, source))) => Limit::Set { value, source },
-        (None, None) => Limit::Unlimited {
-            source: unlimited_source,
-        },
+    match best {
+        Some((value, source)) => {
+            for message in bad {
+                reader.warn(format!(
+                    "{message}; using the tightest limit read ({}), the real limit may be lower",
+                    source.origin()
+                ));
+            }
+            Limit::Set { value, source }
+        }
+        None => {
+            for message in &bad {
+                reader.warn(message.clone());
+            }
+            match bad.into_iter().next() {
+                Some(reason) => Limit::Unknown { reason },
+                None => Limit::Unlimited {
+                    source: unlimited_source,
+                },
+            }
+        }
     }
 }
 
@@ -239,36 +272,57 @@ pub fn detect(root: &Root) -> Detection {
         reason
     };
 
-    // From here on, the directories actually read: the layout's, or their mount points.
-    layout.memory = layout.memory.as_ref().map(|p| existing(&mut reader, p));
-    layout.cpu = layout.cpu.as_ref().map(|p| existing(&mut reader, p));
-    layout.cpuset = layout.cpuset.as_ref().map(|p| existing(&mut reader, p));
-    let memory_placement = layout.memory.clone();
-    let cpu_placement = layout.cpu.clone();
-    let cpuset_placement = layout.cpuset.clone();
+    // From here on, the directories actually read: the layout's, or their mount points. A
+    // mount point that is not there leaves that controller's limits unknown.
+    let memory_placement = layout.memory.as_ref().map(|p| existing(&mut reader, p));
+    let cpu_placement = layout.cpu.as_ref().map(|p| existing(&mut reader, p));
+    let cpuset_placement = layout.cpuset.as_ref().map(|p| existing(&mut reader, p));
+    for (slot, read) in [
+        (&mut layout.memory, &memory_placement),
+        (&mut layout.cpu, &cpu_placement),
+        (&mut layout.cpuset, &cpuset_placement),
+    ] {
+        if let Some(Ok(placement)) = read {
+            *slot = Some(placement.clone());
+        }
+    }
 
     let memory = match &memory_placement {
-        Some(p) if p.unified => v2::memory(&mut reader, p, host_memory),
-        Some(p) => v1::memory(&mut reader, p, host_memory),
+        Some(Err(reason)) => Limit::Unknown {
+            reason: reason.clone(),
+        },
+        Some(Ok(p)) if p.unified => v2::memory(&mut reader, p, host_memory),
+        Some(Ok(p)) => v1::memory(&mut reader, p, host_memory),
         None => Limit::Unknown {
             reason: missing(&mut reader, "memory"),
         },
     };
-    let (memory_high, memory_soft_limit, swap, memory_usage, memory_peak) = match &memory_placement
-    {
-        Some(p) if p.unified => {
+    // v2 memory.high throttles hard above it: runtimes are sized for it when it is lower than
+    // memory.max.
+    let memory_high = match &memory_placement {
+        Some(Ok(p)) if p.unified => Some(v2::memory_high(&mut reader, p, host_memory)),
+        _ => None,
+    };
+    let (memory_soft_limit, swap, memory_usage, memory_peak) = match &memory_placement {
+        Some(Ok(p)) if p.unified => {
             let extras = v2::memory_extras(&mut reader, p, host_memory);
-            (extras.high, None, extras.swap, extras.usage, extras.peak)
+            (None, extras.swap, extras.usage, extras.peak)
         }
-        Some(p) => {
+        Some(Ok(p)) => {
             let extras = v1::memory_extras(&mut reader, p, host_memory);
-            (None, extras.high, extras.swap, extras.usage, extras.peak)
+            (extras.high, extras.swap, extras.usage, extras.peak)
         }
-        None => (None, None, None, None, None),
+        _ => (None, None, None, None),
     };
     let (cpu, cpu_weight) = match &cpu_placement {
-        Some(p) if p.unified => (v2::cpu(&mut reader, p), v2::cpu_weight(&mut reader, p)),
-        Some(p) => (v1::cpu(&mut reader, p), v1::cpu_shares(&mut reader, p)),
+        Some(Err(reason)) => (
+            Limit::Unknown {
+                reason: reason.clone(),
+            },
+            None,
+        ),
+        Some(Ok(p)) if p.unified => (v2::cpu(&mut reader, p), v2::cpu_weight(&mut reader, p)),
+        Some(Ok(p)) => (v1::cpu(&mut reader, p), v1::cpu_shares(&mut reader, p)),
         None => (
             Limit::Unknown {
                 reason: missing(&mut reader, "cpu"),
@@ -277,10 +331,14 @@ pub fn detect(root: &Root) -> Detection {
         ),
     };
     let cpuset = match &cpuset_placement {
-        Some(p) if p.unified => v2::cpuset(&mut reader, p),
-        Some(p) => v1::cpuset(&mut reader, p),
+        Some(Err(reason)) => Limit::Unknown {
+            reason: reason.clone(),
+        },
+        Some(Ok(p)) if p.unified => v2::cpuset(&mut reader, p),
+        Some(Ok(p)) => v1::cpuset(&mut reader, p),
         None => Limit::Unlimited { source: None },
     };
+    let controllers = read_controllers(&reader, mountinfo.as_deref());
 
     // Unless a file it needs was already reported (then every limit is unknown for that reason).
     if layout.mode == Mode::None && !reader.essential_missing {
@@ -302,6 +360,7 @@ pub fn detect(root: &Root) -> Detection {
         cpu,
         cpuset,
         cpu_weight,
+        controllers,
         warnings: reader.warnings,
     }
 }
@@ -330,20 +389,56 @@ fn read_layout(reader: &mut Reader<'_>, mountinfo: Option<&str>) -> Layout {
 }
 
 /// The placement itself, or its mount point when the process's directory is not there (the
-/// process was moved, or the path names a cgroup this mount namespace cannot see).
-fn existing(reader: &mut Reader<'_>, placement: &Placement) -> Placement {
-    // The mount point is where a missing directory falls back to anyway (and, in a container,
-    // usually the directory itself): no need to look.
+/// process was moved, or the path names a cgroup this mount namespace cannot see). `Err` when
+/// the mount point itself is not there: nothing below it can be read, and "no file, no limit"
+/// would be a guess.
+fn existing(reader: &mut Reader<'_>, placement: &Placement) -> Result<Placement, String> {
+    if !reader.root.is_dir(Path::new(&placement.mount_point)) {
+        let reason = format!(
+            "{}: no such directory, although /proc/self/mountinfo lists a cgroup mount there; \
+             its limits are unknown",
+            placement.mount_point
+        );
+        reader.warn(reason.clone());
+        return Err(reason);
+    }
     if placement.dir == placement.mount_point || reader.root.is_dir(Path::new(&placement.dir)) {
-        return placement.clone();
+        return Ok(placement.clone());
     }
     reader.warn(format!(
         "{}: no such cgroup directory; reading the mount point {}",
         placement.dir, placement.mount_point
     ));
-    Placement {
+    Ok(Placement {
         dir: placement.mount_point.clone(),
         ..placement.clone()
+    })
+}
+
+/// `/proc/cgroups` and, on a cgroup2 `/sys/fs/cgroup`, its `cgroup.controllers`. Neither is
+/// needed for jwrap's own limits, so a missing or unreadable file is no warning.
+fn read_controllers(reader: &Reader<'_>, mountinfo: Option<&str>) -> KernelControllers {
+    let proc_cgroups = reader
+        .read(PROC_CGROUPS)
+        .ok()
+        .map(|text| parse::proc_cgroups(&text));
+    let sys_fs_cgroup_is_v2 = mountinfo.is_some_and(|text| {
+        parse::cgroup_mounts(text)
+            .iter()
+            .any(|m| m.unified && m.mount_point == SYS_FS_CGROUP)
+    });
+    let v2_root = sys_fs_cgroup_is_v2
+        .then(|| {
+            reader
+                .read(&format!("{SYS_FS_CGROUP}/cgroup.controllers"))
+                .ok()
+        })
+        .flatten()
+        .map(|text| parse::controller_list(&text));
+    KernelControllers {
+        proc_cgroups,
+        sys_fs_cgroup_is_v2,
+        v2_root,
     }
 }
 

@@ -217,17 +217,13 @@ impl Quota {
     }
 }
 
-/// The default `cpu.max` period when the file gives only a quota.
-const DEFAULT_PERIOD_US: u64 = 100_000;
-
-/// v2 `cpu.max`: `max 100000`, `150000 100000`, or a lone quota. `Some(None)` is "no quota".
+/// v2 `cpu.max`: `max 100000` or `150000 100000`. `Some(None)` is "no quota". The kernel always
+/// writes both fields (`cpu_max_show` in kernel/sched/core.c), so a lone quota or a lone `max`
+/// is not a quota with a guessed period: it is garbage (`None`).
 pub fn cpu_max(text: &str) -> Option<Option<Quota>> {
     let mut fields = text.split_whitespace();
     let quota = fields.next()?;
-    let period = match fields.next() {
-        Some(period) => single_u64(period).filter(|p| *p > 0)?,
-        None => DEFAULT_PERIOD_US,
-    };
+    let period = single_u64(fields.next()?).filter(|p| *p > 0)?;
     if fields.next().is_some() {
         return None;
     }
@@ -310,6 +306,38 @@ pub fn meminfo_total(meminfo: &str) -> Option<u64> {
 /// The controllers a v2 cgroup offers (`cgroup.controllers`: `cpuset cpu io memory pids`).
 pub fn controller_list(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_string).collect()
+}
+
+/// One row of `/proc/cgroups`: a controller the kernel reports, its v1 hierarchy (0: none, or
+/// cgroup2) and whether it is enabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerRow {
+    pub name: String,
+    pub hierarchy: u32,
+    pub enabled: bool,
+}
+
+/// `/proc/cgroups`: `#subsys_name hierarchy num_cgroups enabled`, one row per controller. The
+/// header and lines that do not have four fields are skipped.
+pub fn proc_cgroups(text: &str) -> Vec<ControllerRow> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [name, hierarchy, _count, enabled] = fields.as_slice() else {
+                return None;
+            };
+            Some(ControllerRow {
+                name: (*name).to_string(),
+                hierarchy: hierarchy.parse().ok()?,
+                enabled: match *enabled {
+                    "1" => true,
+                    "0" => false,
+                    _ => return None,
+                },
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -417,9 +445,11 @@ not a line
         };
         assert_eq!(cpu_max("150000 100000\n"), q(150_000, 100_000));
         assert_eq!(cpu_max("max 100000"), Some(None));
-        assert_eq!(cpu_max("50000"), q(50_000, 100_000));
         for bad in [
             "",
+            "50000",
+            "50000\n",
+            "max",
             "abc 100000",
             "100 0",
             "100 100 100",

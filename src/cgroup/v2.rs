@@ -69,8 +69,26 @@ pub(super) fn memory(
     tightest(reader, levels)
 }
 
+/// `memory.high` here and in each parent; the tightest wins. Unlike `memory.max`, a missing
+/// file is no problem at any level: the value only ever lowers the size runtimes get.
+pub(super) fn memory_high(
+    reader: &mut Reader<'_>,
+    placement: &Placement,
+    host: Option<u64>,
+) -> Limit<u64> {
+    let mut levels = Vec::new();
+    for dir in placement.levels() {
+        let path = format!("{dir}/{MEMORY_HIGH}");
+        levels.push(match reader.read(&path) {
+            Ok(text) => byte_limit(&path, &text, host),
+            Err(ReadError::Missing) => Level::Absent,
+            Err(err) => Level::Bad(format!("{path}: {err}")),
+        });
+    }
+    tightest(reader, levels)
+}
+
 pub(super) struct MemoryExtras {
-    pub high: Option<Limit<u64>>,
     pub swap: Option<Limit<u64>>,
     pub usage: Option<Reading>,
     pub peak: Option<Reading>,
@@ -83,7 +101,6 @@ pub(super) fn memory_extras(
 ) -> MemoryExtras {
     let dir = &placement.dir;
     MemoryExtras {
-        high: reader.optional_limit(&format!("{dir}/{MEMORY_HIGH}"), host),
         swap: reader.optional_limit(&format!("{dir}/{MEMORY_SWAP_MAX}"), host),
         usage: reader.optional_number(&format!("{dir}/{MEMORY_CURRENT}")),
         peak: reader.optional_number(&format!("{dir}/{MEMORY_PEAK}")),

@@ -9,7 +9,7 @@
 use super::budget::{self, Collector, HeapBudget, HeapRule, Region, UserRegions};
 use super::userflags::{Knob, UserSetting, UserSettings};
 use super::version::{ContainerSupport, JdkFacts};
-use crate::cgroup::Detection;
+use crate::cgroup::{Detection, KernelControllers};
 use crate::limits::{Limit, Limits, Source};
 use crate::units::MIB;
 use crate::units::human_bytes;
@@ -36,6 +36,9 @@ pub struct CgroupFacts {
     pub host_cpus: Option<u32>,
     pub host_memory: Option<u64>,
     pub cpuset_cpus: Option<u32>,
+    /// `/proc/cgroups` and the v2 root's `cgroup.controllers`: what a JDK reads to decide
+    /// whether it is in a container at all.
+    pub controllers: KernelControllers,
 }
 
 /// Whether a limit's file is in `dir` itself.
@@ -71,6 +74,7 @@ impl CgroupFacts {
             host_cpus: detection.host.cpus.value(),
             host_memory: detection.host.memory.value(),
             cpuset_cpus: detection.cpuset.value().map(|set| set.count),
+            controllers: detection.controllers.clone(),
         }
     }
 }
@@ -238,6 +242,14 @@ fn view(jdk: &JdkFacts, aware: bool, cgroup: &CgroupFacts) -> JvmView {
 /// Does the JVM read the container's limits, and what would it see?
 pub fn sight(jdk: &JdkFacts, cgroup: &CgroupFacts, user: &UserSettings) -> Sight {
     let support = jdk.container_support();
+    // A JDK with container support may still not find the container: the kernel's controller
+    // lists decide (see `own_detection`).
+    let kernel_blindness = matches!(
+        support,
+        ContainerSupport::V1 | ContainerSupport::V1AndV2 | ContainerSupport::Uncertain
+    )
+    .then(|| own_detection(jdk, &cgroup.controllers).err())
+    .flatten();
     let (blind, aware_views, why) = if let Some(off) = user.container_support_off() {
         (
             true,
@@ -250,6 +262,8 @@ pub fn sight(jdk: &JdkFacts, cgroup: &CgroupFacts, user: &UserSettings) -> Sight
             vec![false],
             "no cgroup hierarchy is mounted: the JVM sees the host".to_string(),
         )
+    } else if let Some(why) = kernel_blindness {
+        (true, vec![false], format!("{why}: it sees the host"))
     } else {
         match support {
             ContainerSupport::None | ContainerSupport::Unknown => (
@@ -287,6 +301,72 @@ pub fn sight(jdk: &JdkFacts, cgroup: &CgroupFacts, user: &UserSettings) -> Sight
     }
 }
 
+/// The controllers a container-aware JDK needs before it reads any limit.
+const REQUIRED_V2: [&str; 2] = ["cpu", "memory"];
+const REQUIRED_PROC_CGROUPS: [&str; 3] = ["memory", "cpu", "cpuacct"];
+
+/// The JDK's own detection, from the files it reads before any limit (HotSpot's
+/// `CgroupSubsystemFactory`): `Err` with the reason when it will turn container support off.
+///
+/// * A JDK with JDK-8349988, on a cgroup2 `/sys/fs/cgroup`, reads that directory's
+///   `cgroup.controllers` and needs `cpu` and `memory` there.
+/// * Every other container-aware JDK reads `/proc/cgroups` and needs an enabled row for
+///   `memory`, `cpu` and `cpuacct`, and for `cpuset` before JDK-8347129. Kernels from 6.12 leave
+///   out the rows of controllers they have no cgroup v1 support for (built without
+///   `CONFIG_MEMCG_V1`: no `memory` row; without `CONFIG_CPUSETS_V1`: no `cpuset` row).
+///
+/// A file the root does not hold is no evidence (every kernel with cgroups has both), so
+/// detection is then taken to succeed.
+pub fn own_detection(jdk: &JdkFacts, controllers: &KernelControllers) -> Result<(), String> {
+    if jdk.detects_v2_from_its_mount() && controllers.sys_fs_cgroup_is_v2 {
+        let Some(listed) = &controllers.v2_root else {
+            return Ok(());
+        };
+        let missing: Vec<&str> = REQUIRED_V2
+            .into_iter()
+            .filter(|name| !listed.iter().any(|c| c == name))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        return Err(format!(
+            "/sys/fs/cgroup/cgroup.controllers lacks {}, which this JDK requires, so it turns \
+             container support off",
+            missing.join(" and ")
+        ));
+    }
+    let Some(rows) = &controllers.proc_cgroups else {
+        return Ok(());
+    };
+    let cpuset = (!jdk.cpuset_optional()).then_some("cpuset");
+    let missing: Vec<&str> = REQUIRED_PROC_CGROUPS
+        .into_iter()
+        .chain(cpuset)
+        .filter(|name| !rows.iter().any(|row| row.name == *name && row.enabled))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut why = format!(
+        "/proc/cgroups has no enabled {} row, and this JDK requires one there, so it turns \
+         container support off",
+        missing.join(", ")
+    );
+    if missing.contains(&"memory") || missing.contains(&"cpuset") {
+        why.push_str(
+            " (kernels from 6.12 built without cgroup v1 memory or cpuset leave those rows out; \
+             JDKs read the controllers from /sys/fs/cgroup instead since JDK-8349988: 25, \
+             21.0.12, 11.0.32, 8u502",
+        );
+        why.push_str(if missing.contains(&"cpuset") {
+            "; a missing cpuset is fine since JDK-8347129: 25)"
+        } else {
+            ")"
+        });
+    }
+    Err(why)
+}
+
 /// The JVM's defaults for its GC and compiler threads, from a CPU count (HotSpot's formulas,
 /// doc/sizing.md), for JDKs that cannot be told the count with `-XX:ActiveProcessorCount`.
 fn thread_count_flags(cpus: u32) -> Vec<String> {
@@ -322,8 +402,17 @@ pub fn decide(
         budget: None,
         sight,
     };
-    memory_flags(&mut decision, limits, jdk, cgroup.host_memory, policy, user);
-    cpu_flags(&mut decision, limits, jdk, user);
+    let cpus = known_cpus(limits, cgroup);
+    memory_flags(
+        &mut decision,
+        limits,
+        cpus,
+        jdk,
+        cgroup.host_memory,
+        policy,
+        user,
+    );
+    cpu_flags(&mut decision, cpus, jdk, user);
     if jdk.openj9 {
         decision.reasons.push(
             "OpenJ9: sized like HotSpot; OpenJ9 ignores the -XX options it does not have"
@@ -331,6 +420,14 @@ pub fn decide(
         );
     }
     decision
+}
+
+/// The CPUs the runtime should plan for, or `None` when nothing says: no quota, no cpuset and
+/// the host's count unreadable. jwrap then never invents a count.
+fn known_cpus(limits: &Limits, cgroup: &CgroupFacts) -> Option<u32> {
+    let anything_read =
+        limits.cpu.value().is_some() || cgroup.host_cpus.is_some() || cgroup.cpuset_cpus.is_some();
+    anything_read.then_some(limits.effective_cpus)
 }
 
 /// HotSpot counts itself a server-class machine, and picks G1 (Parallel on JDK 8) instead of
@@ -343,7 +440,7 @@ const SERVER_CLASS_MEMORY: u64 = 1792 * MIB;
 /// container support), Serial only if both lead to it: the other collectors need more memory.
 fn collector(
     sight: &Sight,
-    limits: &Limits,
+    cpus: Option<u32>,
     jdk: &JdkFacts,
     host_memory: Option<u64>,
     user: &UserSettings,
@@ -359,8 +456,8 @@ fn collector(
     let serial = !sight.views.is_empty()
         && sight.views.iter().all(|view| {
             let memory = view.memory.or(host_memory);
-            let cpus = if jdk.has_active_processor_count() {
-                Some(limits.effective_cpus)
+            let cpus = if jdk.has_active_processor_count() && cpus.is_some() {
+                cpus
             } else {
                 view.cpus
             };
@@ -385,6 +482,7 @@ fn collector(
 fn memory_flags(
     decision: &mut Decision,
     limits: &Limits,
+    cpus: Option<u32>,
     jdk: &JdkFacts,
     host_memory: Option<u64>,
     policy: &Policy,
@@ -403,13 +501,34 @@ fn memory_flags(
         code_cache: user_bytes(Knob::CodeCache),
         direct_memory: user_bytes(Knob::DirectMemory),
     };
-    let (collector, collector_why) = collector(&decision.sight, limits, jdk, host_memory, user);
+    let (collector, collector_why) = collector(&decision.sight, cpus, jdk, host_memory, user);
     decision.reasons.push(collector_why);
     let budget = budget::budget(limit, &regions, collector, policy.heap_percent);
 
+    // Whether the JVM sizes itself for the limit: if not, -XX:MaxRAM tells it the limit (before
+    // JDK 26), or the flags MaxRAM would have led to are given (from 26, where it is deprecated).
+    let sees_limit = decision.sight.views.iter().all(|v| v.memory == Some(limit));
+    let without_max_ram =
+        !sees_limit && jdk.max_ram_deprecated() && user.get(Knob::MaxRam).is_none();
+
     // The heap.
     let heap_setting = user_heap_setting(user);
+    // The largest heap the JVM will have, when known: jwrap's -Xmx or the user's.
+    let mut heap_bytes = user.get(Knob::MaxHeap).and_then(|s| s.bytes());
     match heap_setting {
+        Some(setting) if setting.knob == Knob::RamShare && without_max_ram => {
+            let heap = percent_heap(limit, user);
+            heap_bytes = Some(heap);
+            decision.flags.push(format!("-Xmx{}", size_flag(heap)));
+            decision.reasons.push(format!(
+                "-Xmx{}: {setting} applied to the {} limit as the JVM's ergonomics would; the JVM \
+                 would apply it to {}, and -XX:MaxRAM, which told it the limit, is deprecated \
+                 from JDK 26 (JDK-8369346)",
+                size_flag(heap),
+                human_bytes(limit),
+                seen_memory(&decision.sight, host_memory),
+            ));
+        }
         Some(setting) => decision
             .reasons
             .push(format!("{setting} sizes the heap: no -Xmx from jwrap")),
@@ -433,14 +552,25 @@ fn memory_flags(
                 }
             }
             decision.flags.push(format!("-Xmx{heap}m"));
+            heap_bytes = Some(heap * MIB);
         }
     }
 
     // The JVM's own view of the memory, for its other ergonomics and for a user's percentage.
-    let sees_limit = decision.sight.views.iter().all(|v| v.memory == Some(limit));
     if !sees_limit {
         match user.get(Knob::MaxRam) {
-            Some(setting) => decision.reasons.push(format!("{setting} stands")),
+            Some(setting) => {
+                decision.reasons.push(format!("{setting} stands"));
+                if jdk.max_ram_deprecated() {
+                    decision.warnings.push(format!(
+                        "{setting}: -XX:MaxRAM is deprecated from JDK 26 (JDK-8369346), ignored \
+                         in 27 and refused in 28; -Xmx and -XX:InitialHeapSize do the same"
+                    ));
+                }
+            }
+            None if without_max_ram => {
+                initial_heap_flag(decision, limit, heap_bytes, jdk, host_memory, user);
+            }
             None => {
                 decision
                     .flags
@@ -512,6 +642,87 @@ fn memory_flags(
     decision.budget = Some(budget);
 }
 
+/// HotSpot's `MaxHeapSize` default, 96 MiB scaled for 64-bit words (× 13/10): below twice it,
+/// the JVM's ergonomics take MinRAMPercentage of the memory for the heap.
+const DEFAULT_MAX_HEAP_SIZE: u64 = 130_862_280;
+const DEFAULT_MAX_RAM_PERCENT: f64 = 25.0;
+const DEFAULT_MIN_RAM_PERCENT: f64 = 50.0;
+/// The initial heap HotSpot picks for itself is never below 8 MiB (measured with JDK 17:
+/// `-XX:MaxRAM=64m` and `256m` both give InitialHeapSize and MinHeapSize 8 MiB). An explicit
+/// smaller InitialHeapSize would also lower MinHeapSize, so jwrap's is at least this.
+const INITIAL_HEAP_FLOOR: u64 = 8 * MIB;
+
+/// The user's `-XX:{name}Percentage` (or `{name}Fraction`, as a percentage), the last one given.
+fn user_ram_percent(user: &UserSettings, name: &str) -> Option<f64> {
+    user.settings
+        .iter()
+        .filter(|s| s.knob == Knob::RamShare)
+        .filter_map(|s| {
+            let (flag, value) = s.option.strip_prefix("-XX:")?.split_once('=')?;
+            let value: f64 = value.trim().parse().ok()?;
+            let percent = flag.strip_prefix(name)?;
+            match percent {
+                "Percentage" => Some(value),
+                "Fraction" if value > 0.0 => Some(100.0 / value),
+                _ => None,
+            }
+        })
+        .next_back()
+}
+
+/// The heap HotSpot's ergonomics give for `memory` with the user's RAM percentages
+/// (`Arguments::set_heap_size`): MaxRAMPercentage of it, but never below the `MaxHeapSize`
+/// default, unless memory is so small that MinRAMPercentage of it is below that default: then
+/// MinRAMPercentage of it. Rounded up to whole MiB, at least 1: HotSpot rounds up to the heap's
+/// alignment (a multiple of 1 MiB), so the JVM ends with the same size it would have picked.
+fn percent_heap(memory: u64, user: &UserSettings) -> u64 {
+    let max_percent = user_ram_percent(user, "MaxRAM").unwrap_or(DEFAULT_MAX_RAM_PERCENT);
+    let min_percent = user_ram_percent(user, "MinRAM").unwrap_or(DEFAULT_MIN_RAM_PERCENT);
+    let share = |percent: f64| (memory as f64 * percent / 100.0) as u64;
+    let small = share(min_percent);
+    let heap = if small < DEFAULT_MAX_HEAP_SIZE {
+        small
+    } else {
+        share(max_percent).max(DEFAULT_MAX_HEAP_SIZE)
+    };
+    heap.div_ceil(MIB).max(1) * MIB
+}
+
+/// From JDK 26, in place of `-XX:MaxRAM`: the initial heap the JVM would take from the limit
+/// (InitialRAMPercentage of it, the user's or the JDK's default), which is all MaxRAM still
+/// drives once the maximum heap is given (the collector and thread counts follow the memory
+/// and CPUs the JVM sees, direct memory follows the heap or its own bound).
+fn initial_heap_flag(
+    decision: &mut Decision,
+    limit: u64,
+    heap_bytes: Option<u64>,
+    jdk: &JdkFacts,
+    host_memory: Option<u64>,
+    user: &UserSettings,
+) {
+    if let Some(setting) = user.get(Knob::InitialHeap) {
+        decision.reasons.push(format!("{setting} stands"));
+        return;
+    }
+    let percent =
+        user_ram_percent(user, "InitialRAM").unwrap_or_else(|| jdk.default_initial_ram_percent());
+    let share = (limit as f64 * percent / 100.0) as u64;
+    // Rounded up to whole MiB, as the JVM rounds its own up to the heap's alignment.
+    let mut initial = (share.div_ceil(MIB) * MIB).max(INITIAL_HEAP_FLOOR);
+    if let Some(heap) = heap_bytes {
+        initial = initial.min(heap);
+    }
+    let flag = format!("-XX:InitialHeapSize={}", size_flag(initial));
+    decision.reasons.push(format!(
+        "{flag}: {percent} % of the {} limit (at least {} MiB); the JVM would take it from {}, \
+         and -XX:MaxRAM, which told it the limit, is deprecated from JDK 26 (JDK-8369346)",
+        human_bytes(limit),
+        INITIAL_HEAP_FLOOR / MIB,
+        seen_memory(&decision.sight, host_memory),
+    ));
+    decision.flags.push(flag);
+}
+
 /// Metaspace's bound is looser than its budget. Too little metaspace fails at start-up
 /// ("OutOfMemoryError: Metaspace") whatever the heap, and what an app needs depends on its
 /// class count, which jwrap does not know: the budget is what a typical service uses, the bound
@@ -549,8 +760,7 @@ fn cpus_text(count: u32) -> String {
     }
 }
 
-fn cpu_flags(decision: &mut Decision, limits: &Limits, jdk: &JdkFacts, user: &UserSettings) {
-    let wanted = limits.effective_cpus;
+fn cpu_flags(decision: &mut Decision, cpus: Option<u32>, jdk: &JdkFacts, user: &UserSettings) {
     if let Some(setting) = [Knob::ProcessorCount, Knob::ThreadCounts]
         .into_iter()
         .find_map(|knob| user.get(knob))
@@ -560,6 +770,14 @@ fn cpu_flags(decision: &mut Decision, limits: &Limits, jdk: &JdkFacts, user: &Us
         ));
         return;
     }
+    let Some(wanted) = cpus else {
+        decision.reasons.push(
+            "the number of CPUs is unknown (no quota, no cpuset, the host's count unreadable): \
+             no CPU flags, the JVM counts its own"
+                .to_string(),
+        );
+        return;
+    };
     let Some(miscount) = decision.sight.views.iter().find(|v| v.cpus != Some(wanted)) else {
         decision.reasons.push(format!(
             "the JVM counts {} itself, as jwrap does: no CPU flags",

@@ -137,6 +137,7 @@ pub fn summary(inputs: &JavaInputs, decision: &Decision, delivery: &str) -> Valu
         "why": decision.sight.why,
         "sees_memory_bytes": view.and_then(|v| v.memory),
         "sees_cpus": view.and_then(|v| v.cpus),
+        "sees_cpus_why": view.map(|v| v.cpus_why.clone()),
         "heap_budget": budget,
         "user_settings": inputs.user.settings.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "delivery": delivery,

@@ -196,6 +196,12 @@ const JDK8_CONTAINER_SUPPORT_EVERYWHERE: u32 = 212;
 const JDK8_CGROUP_V2: u32 = 372;
 /// The 11u release that brought cgroup v2 (July 2022).
 const JDK11_CGROUP_V2: u32 = 16;
+/// The first updates carrying JDK-8349988 (v2 found from `/sys/fs/cgroup`, not
+/// `/proc/cgroups`): the backports went into 11u and 21u in April 2026 and into 8u in May 2026,
+/// so the July 2026 updates are the first with them.
+const JDK8_V2_DETECTION_FROM_MOUNT: u32 = 502;
+const JDK11_V2_DETECTION_FROM_MOUNT: u32 = 32;
+const JDK21_V2_DETECTION_FROM_MOUNT: u32 = 12;
 
 impl JdkFacts {
     #[must_use]
@@ -299,6 +305,43 @@ impl JdkFacts {
         self.version
             .as_ref()
             .is_some_and(|v| v.feature >= 24 || (v.feature == 21 && v.at_least(21, 8)))
+    }
+
+    /// JDKs that decide cgroup v2 from `/sys/fs/cgroup` itself and its `cgroup.controllers`,
+    /// not from `/proc/cgroups` (JDK-8349988: 25; backported in 2026 to 21u, 11u and 8u, first
+    /// in 21.0.12, 11.0.32 and 8u502, the updates after the backports were integrated). The
+    /// others read `/proc/cgroups`, from which kernels 6.12 and later built without cgroup v1
+    /// memory leave the memory row out: those JDKs then turn container support off.
+    pub fn detects_v2_from_its_mount(&self) -> bool {
+        self.version.as_ref().is_some_and(|v| match v.feature {
+            8 => v.at_least(8, JDK8_V2_DETECTION_FROM_MOUNT),
+            11 => v.at_least(11, JDK11_V2_DETECTION_FROM_MOUNT),
+            21 => v.at_least(21, JDK21_V2_DETECTION_FROM_MOUNT),
+            feature => feature >= 25,
+        })
+    }
+
+    /// JDKs that run without the cpuset controller (JDK-8347129, 25). Before it, a cpuset
+    /// controller missing from `/proc/cgroups` turned container support off. No backport is
+    /// counted: where one exists, the JDK is at worst sized as blind, which only adds flags.
+    pub fn cpuset_optional(&self) -> bool {
+        self.version.as_ref().is_some_and(|v| v.feature >= 25)
+    }
+
+    /// `-XX:MaxRAM` is deprecated from JDK 26 (JDK-8369346): the JVM warns at start-up. It is
+    /// obsolete in 27 (ignored, with a warning) and gone in 28 (the JVM refuses to start).
+    pub fn max_ram_deprecated(&self) -> bool {
+        self.version.as_ref().is_some_and(|v| v.feature >= 26)
+    }
+
+    /// The default `InitialRAMPercentage`: 1/64 of the memory (1.5625 %), 0.2 % from JDK 26
+    /// (JDK-8353837).
+    pub fn default_initial_ram_percent(&self) -> f64 {
+        if self.version.as_ref().is_some_and(|v| v.feature >= 26) {
+            0.2
+        } else {
+            1.5625
+        }
     }
 
     /// JDK 8 and older before 8u131 counted the host's online CPUs, not the process's affinity;
@@ -518,5 +561,30 @@ mod tests {
         assert!(!JdkFacts::default().has_metaspace());
         assert!(!facts("10").prefers_quota());
         assert!(!facts("1.8.0_121").honours_affinity());
+        for (text, from_mount) in [
+            ("1.8.0_482", false),
+            ("1.8.0_502", true),
+            ("11.0.31", false),
+            ("11.0.32", true),
+            ("17.0.18", false),
+            ("21.0.11", false),
+            ("21.0.12", true),
+            ("24", false),
+            ("25", true),
+            ("27", true),
+        ] {
+            assert_eq!(
+                facts(text).detects_v2_from_its_mount(),
+                from_mount,
+                "{text}"
+            );
+        }
+        assert!(!JdkFacts::default().detects_v2_from_its_mount());
+        assert!(!facts("24").cpuset_optional());
+        assert!(facts("25").cpuset_optional());
+        assert!(!facts("25").max_ram_deprecated());
+        assert!(facts("26").max_ram_deprecated());
+        assert_eq!(facts("25").default_initial_ram_percent(), 1.5625);
+        assert_eq!(facts("26").default_initial_ram_percent(), 0.2);
     }
 }
