@@ -10,6 +10,7 @@ pub mod arena;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod gobuildinfo;
 pub mod init;
 pub mod java;
 pub mod launch;

@@ -6,6 +6,8 @@ mod util;
 mod cli;
 mod detect;
 mod examples;
+mod gobuildinfo;
+mod gotools;
 mod init;
 mod java;
 mod jvm_real;
