@@ -294,6 +294,7 @@ mod tests {
         let runtime = runtimes::Inputs {
             program,
             host_cpus: Some(2),
+            ..runtimes::Inputs::default()
         };
         super::plan(config, limits, java, &runtime)
     }
