@@ -12,37 +12,34 @@
 set -uo pipefail
 jwrap=${1:?usage: bench-node.sh JWRAP_BINARY [LIMITS_MIB...]}
 shift
-limits=("${@:-128 256 512}")
 [[ $# -gt 0 ]] && limits=("$@") || limits=(128 256 512)
 memroot=/sys/fs/cgroup/memory$(awk -F: '$2=="memory"{print $3}' /proc/self/cgroup)
 base=$memroot/jwrap-bench-node.$$
 trap 'for d in "$base"/*/ "$base"; do [[ -d $d ]] && rmdir "$d/child" "$d" 2>/dev/null; done' EXIT
 mkdir -p "$base"
 
-# Objects: small JS objects kept in an array. Buffers: 64 KiB Buffers (outside V8's heap) kept
-# with one small object each, so both the heap and the external memory grow.
+# Objects: small JS objects kept in an array, until the end. Buffers: first a quarter of the
+# limit in 64 KiB Buffers (outside V8's heap, as a server's I/O buffers are), then objects.
 read -r -d '' LOAD <<'JS'
 const kind = process.argv[1];
 const keep = [];
 let n = 0;
+if (kind === 'buffers') {
+  for (let i = 0; i < Number(process.argv[2]) / 4 * 16; i++) keep.push(Buffer.alloc(65536, i & 0xff));
+}
 const report = () => {
   const m = process.memoryUsage();
   console.log(`held heap=${(m.heapUsed / 1048576).toFixed(0)} ext=${((m.external + m.arrayBuffers) / 1048576).toFixed(0)} rss=${(m.rss / 1048576).toFixed(0)} limit=${(require('v8').getHeapStatistics().heap_size_limit / 1048576).toFixed(0)}`);
 };
 for (;;) {
-  if (kind === 'buffers') {
-    keep.push({ b: Buffer.alloc(65536, n & 0xff), o: { i: n, s: 'x' + n } });
-    for (let j = 0; j < 40; j++) keep.push({ i: n, j, s: 'y' + j });
-  } else {
-    keep.push({ i: n, s: 'x' + n, a: [n, n + 1] });
-  }
-  if (++n % (kind === 'buffers' ? 64 : 50000) === 0) report();
+  keep.push({ i: n, s: 'x' + n, a: [n, n + 1] });
+  if (++n % 50000 === 0) report();
 }
 JS
 
 run() { # DIR WAY MIB KIND
   local dir=$1 way=$2 mib=$3 kind=$4 out status
-  local cmd=(node -e "$LOAD" "$kind")
+  local cmd=(node -e "$LOAD" "$kind" "$mib")
   case $way in
     node) ;;
     fixed75) cmd=(env NODE_OPTIONS="--max-old-space-size=$((mib * 3 / 4))" "${cmd[@]}") ;;

@@ -408,6 +408,8 @@ enum Visible {
 fn visibility(source: &Source, own_dir: Option<&str>) -> Visible {
     match source {
         Source::Setting { .. } => Visible::Override,
+        // v1 memory.stat's hierarchical_memory_limit: a parent's limit, read below.
+        Source::File { path, .. } if path.ends_with("/memory.stat") => Visible::ParentLevel,
         Source::File { path, .. } => {
             let dir = Path::new(path).parent();
             if own_dir.is_some_and(|own| dir == Some(Path::new(own))) {

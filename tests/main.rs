@@ -6,6 +6,7 @@ mod util;
 mod cli;
 mod detect;
 mod examples;
+mod go_real;
 mod gobuildinfo;
 mod gotools;
 mod init;
