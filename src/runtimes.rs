@@ -1,33 +1,29 @@
 //! Runtimes other than Java: the variables Go, Node.js, .NET and Python read to size
 //! themselves, for a COMMAND that is not `java`; and jwrap's own pair for scripts.
 //!
-//! A variable is exported only when the limit it stands for is known, and never when the user
-//! set it (present in the environment, even empty) or set the same thing another way.
-//! `--runtime-env off` drops all of them, jwrap's own pair too: it is the one switch that
-//! leaves the child's environment as it was (apart from JVM flags in JAVA_TOOL_OPTIONS), and
+//! Go 1.25+, Node.js and .NET read the container's limits themselves, and a variable set for
+//! them switches that off. So a runtime's variable is exported only where the runtime would get
+//! it wrong by itself (`info` says which case it is), only when the limit behind it is known,
+//! and never when the user set it (present in the environment, even empty) or set the same thing
+//! another way. `--runtime-env off` drops all of them, jwrap's own pair too: it is the one switch
+//! that leaves the child's environment as it was (apart from JVM flags in JAVA_TOOL_OPTIONS), and
 //! a JWRAP_CPUS the user did not ask for would become a nested jwrap's `--cpus`.
-//! `doc/runtimes.md` has the table.
+//! `doc/runtimes.md` has the table and the measurements behind each number.
 //!
-//! The numbers:
-//! * CPUs: `cpu.effective` of the SPEC (the fewest of the host's CPUs, the cpuset and the CPU
-//!   limit rounded up), exported only when it is below the host's CPUs (with the host's count
-//!   unknown: when a CPU limit is set). Rounding up, not automaxprocs' floor: a 1.5 CPU quota
-//!   gets 2 threads that can use all of it, as Go 1.25+, .NET and the JVM count for themselves;
-//!   with floor, half a CPU of the quota would stay idle. One number for every runtime, so
-//!   GOMAXPROCS, DOTNET_PROCESSOR_COUNT, PYTHON_CPU_COUNT and the JVM's
-//!   `-XX:ActiveProcessorCount` agree.
-//! * Go: GOMEMLIMIT = 90 % of the memory limit (automemlimit's ratio), in whole MiB.
-//! * Node.js: `--max-old-space-size` = 75 % of the limit, appended to NODE_OPTIONS. The old
-//!   space is most of V8's heap; the other quarter holds the young generation, code, Buffers
-//!   (outside V8's heap) and Node's native memory.
-//! * .NET: DOTNET_GCHeapHardLimit = 75 % of the limit, .NET's own default share in a
-//!   container, so what changes is only *which* limit it applies to (a parent's, an override).
-//!   .NET reads its GC variables as hexadecimal, with or without `0x`; jwrap writes the `0x` so
-//!   that nobody reading `info` takes it for decimal. DOTNET_PROCESSOR_COUNT is decimal (the
-//!   runtime parses that one in base 10).
+//! * Go (an executable with Go build information, `gobuildinfo`): GOMAXPROCS by Go's own rule
+//!   (the CPU limit rounded up, at least 2, at most the CPUs) where Go would count otherwise: Go
+//!   before 1.25, `containermaxprocs=0` (binary default or the user's GODEBUG), or a limit Go
+//!   does not see (Go reads only its own cgroup). GOMEMLIMIT = 90 % of the tightest limit.
+//! * Node.js: half the limit as `--max-old-space-size` where Node.js's own choice is wrong: a
+//!   limit it does not see (with V8's young generation for that size), or one below 512 MiB
+//!   (Node.js never gives V8 less than 256 MiB by itself).
+//! * .NET: reads every level of v1 and v2 and takes 75 % by itself; jwrap sets its variables only
+//!   for a limit given to jwrap: 75 % in hexadecimal (`0x`), the CPU count in decimal.
 //! * Python: PYTHON_CPU_COUNT (read by Python 3.13+) for every command that is not Java: Python
 //!   is usually reached through a shell script or a console script (gunicorn, celery), and the
 //!   variable means nothing to anything else.
+//! * CPUs to plan for: `cpu.effective` (the fewest of the host's CPUs, the cpuset and the CPU
+//!   limit rounded up), exported only when below the host's CPUs.
 
 use crate::cgroup::Detection;
 use crate::config::{Config, Environment};

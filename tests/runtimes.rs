@@ -112,10 +112,6 @@ fn get<'a>(env: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     env.get(name).map(String::as_str)
 }
 
-/// 90 % of the limit in whole MiB, as Go reads it.
-fn go_memory_limit(limit: u64) -> String {
-    format!("{}MiB", limit / 10 * 9 / MIB)
-}
 
 #[test]
 fn a_program_that_is_not_go_gets_python_and_the_scripts_pair_only() {
