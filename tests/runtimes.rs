@@ -112,7 +112,6 @@ fn get<'a>(env: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     env.get(name).map(String::as_str)
 }
 
-
 #[test]
 fn a_program_that_is_not_go_gets_python_and_the_scripts_pair_only() {
     let dir = stand_ins();
