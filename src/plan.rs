@@ -488,19 +488,13 @@ mod tests {
             .iter()
             .map(|(n, _)| n.to_string_lossy())
             .collect();
-        assert_eq!(
-            names,
-            [
-                "JAVA_TOOL_OPTIONS",
-                "GOMEMLIMIT",
-                runtimes::MEMORY_LIMIT_BYTES
-            ]
-        );
+        // A script is not a Go executable: no Go variables.
+        assert_eq!(names, ["JAVA_TOOL_OPTIONS", runtimes::MEMORY_LIMIT_BYTES]);
         assert!(
             script
                 .reasons
                 .iter()
-                .any(|r| r.starts_with("Go: GOMEMLIMIT=921MiB"))
+                .any(|r| r.starts_with("Go: COMMAND's program is not a Go executable"))
         );
         // A java command gets only jwrap's own pair.
         let config = self::config(&["--", "java", "-jar", "app.jar"], &[]);

@@ -563,3 +563,41 @@ fn a_real_node_keeps_its_own_heap_where_it_sizes_it_well() {
         "{by_itself}"
     );
 }
+
+/// A byte that is not UTF-8 in NODE_OPTIONS: the variable is neither taken for unset nor
+/// replaced; jwrap's words are appended to the user's bytes, and a size among them is kept.
+#[test]
+fn node_options_that_are_not_utf8_are_kept_and_appended_to() {
+    use std::os::unix::ffi::OsStringExt;
+    let dir = stand_ins();
+    let root = fixture(LIMITED);
+    let run = |value: &[u8]| -> Vec<u8> {
+        let mut command = jwrap_with(
+            &dir,
+            &[
+                "--root",
+                root.to_str().unwrap(),
+                "--memory-limit",
+                "256m",
+                "--",
+                "node",
+            ],
+            &[],
+        );
+        command.env("NODE_OPTIONS", OsString::from_vec(value.to_vec()));
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        output
+            .stdout
+            .split(|b| *b == b'\n')
+            .find_map(|line| line.strip_prefix(b"NODE_OPTIONS=".as_slice()))
+            .unwrap()
+            .to_vec()
+    };
+    let user = b"--title=caf\xe9 --trace-warnings";
+    let mut expected = user.to_vec();
+    expected.extend_from_slice(b" --max-old-space-size=128 --max-semi-space-size=1");
+    assert_eq!(run(user), expected);
+    let sized = b"--title=caf\xe9 --max-old-space-size=64";
+    assert_eq!(run(sized), sized);
+}
