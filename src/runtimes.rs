@@ -49,6 +49,8 @@ const NODE_OLD_TO_SEMI_SPACE: u64 = 128;
 const NODE_MAX_SEMI_SPACE_MIB: u64 = 16;
 /// Node.js reads cgroup v2 limits from this major version on (v1 since 12).
 const NODE_READS_V2: u32 = 20;
+/// The first .NET that reads the memory limits of parent cgroups (dotnet/runtime#93611).
+const DOTNET_READS_PARENTS: u32 = 9;
 /// The first Go release that reads its cgroup's CPU limit.
 const GO_CGROUP_AWARE: GoVersion = GoVersion {
     major: 1,
@@ -95,6 +97,8 @@ pub enum Program {
         /// A `System.GC.HeapHardLimit*` property in the app's runtimeconfig.json, with the file:
         /// the user's own heap limit (environment variables would override it).
         heap_setting: Option<String>,
+        /// The .NET major version the app's runtimeconfig.json asks for (`8` for 8.0.x).
+        framework: Option<u32>,
     },
     #[default]
     Other,
@@ -181,10 +185,11 @@ fn program(command: &[OsString], env: &Environment) -> Program {
             .skip(1)
             .map(Path::new)
             .find(|arg| arg.extension().is_some_and(|ext| ext == "dll"));
+        let config = app.map(|dll| dll.with_extension("runtimeconfig.json"));
         return Program::Dotnet {
             how: "COMMAND is dotnet".to_string(),
-            heap_setting: app
-                .and_then(|dll| heap_setting(&dll.with_extension("runtimeconfig.json"))),
+            heap_setting: config.as_deref().and_then(heap_setting),
+            framework: config.as_deref().and_then(framework_major),
         };
     }
     let Some(path) = locate(first, env) else {
@@ -208,6 +213,7 @@ fn program(command: &[OsString], env: &Environment) -> Program {
                 companion.file_name().unwrap_or_default().to_string_lossy()
             ),
             heap_setting: heap_setting(&runtime_config),
+            framework: framework_major(&runtime_config),
         };
     }
     match read_head(&path).as_deref().and_then(shebang_program) {
@@ -269,6 +275,29 @@ pub fn shebang_program(head: &str) -> Option<String> {
 
 fn base_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The .NET major version a runtimeconfig.json file asks for.
+fn framework_major(runtime_config: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(runtime_config).ok()?;
+    runtimeconfig_framework_major(&text)
+}
+
+/// `runtimeOptions.framework.version` (or the first of `frameworks`) of a runtimeconfig.json
+/// text, as its major version: `8.0.0` gives 8.
+pub fn runtimeconfig_framework_major(text: &str) -> Option<u32> {
+    let json: serde_json::Value = serde_json::from_str(text).ok()?;
+    let options = json.get("runtimeOptions")?;
+    let framework = options
+        .get("framework")
+        .or_else(|| options.get("frameworks")?.get(0))?;
+    framework
+        .get("version")?
+        .as_str()?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The user's GC heap limit in a runtimeconfig.json file, if it sets one.
@@ -448,14 +477,18 @@ pub fn decide(config: &Config, limits: &Limits, inputs: &Inputs) -> RuntimeEnv {
                 go(&mut out, env, limits, inputs, memory.as_ref(), path, info)
             }
             Program::Node { how } => node(&mut out, config, inputs, memory.as_ref(), how),
-            Program::Dotnet { how, heap_setting } => dotnet(
+            Program::Dotnet {
+                how,
+                heap_setting,
+                framework,
+            } => dotnet(
                 &mut out,
                 env,
                 limits,
+                inputs,
                 memory.as_ref(),
                 cpus.as_ref(),
-                how,
-                heap_setting.as_deref(),
+                (how, heap_setting.as_deref(), *framework),
             ),
             Program::Java | Program::Other => out.reasons.push(
                 "Go: COMMAND's program is not a Go executable (no Go build information): no Go \
@@ -732,19 +765,39 @@ fn node(
     out.env.push((OsString::from("NODE_OPTIONS"), value));
 }
 
-/// .NET reads the memory and CPU limits of its cgroup and every parent, v1 and v2, and takes
-/// 75 % of the memory limit for its GC heap by itself: jwrap sets DOTNET_GCHeapHardLimit
-/// (hexadecimal) and DOTNET_PROCESSOR_COUNT (decimal) only for a limit given to jwrap, which
-/// .NET cannot see. The `COMPlus_` spellings of older versions and the app's
+/// Why .NET cannot see the memory limit jwrap found, if it cannot: a limit given to jwrap, or
+/// a parent's limit for an app that asks for .NET 8 or older (.NET reads the parents' limits
+/// since 9: dotnet/runtime#93611; an app whose version is unknown is taken for a supported one).
+fn dotnet_unseen(memory: &Memory, inputs: &Inputs, framework: Option<u32>) -> Option<String> {
+    match visibility(&memory.source, inputs.own_memory_dir.as_deref()) {
+        Visible::Override => Some("this one was given to jwrap, which .NET cannot see".to_string()),
+        Visible::ParentLevel => {
+            framework
+                .filter(|major| *major < DOTNET_READS_PARENTS)
+                .map(|major| {
+                    format!(
+                        "this one is on a parent cgroup, and .NET {major} reads only its own (.NET \
+                     {DOTNET_READS_PARENTS}+ reads the parents' too)"
+                    )
+                })
+        }
+        Visible::OwnLevel => None,
+    }
+}
+
+/// .NET reads the memory and CPU limits of its cgroup (and, since 9, every parent's memory
+/// limit), v1 and v2, and takes 75 % of the memory limit for its GC heap by itself: jwrap sets
+/// DOTNET_GCHeapHardLimit (hexadecimal) only for a memory limit .NET cannot see (`dotnet_unseen`)
+/// and DOTNET_PROCESSOR_COUNT (decimal) only for a CPU limit given to jwrap. The `COMPlus_` spellings of older versions and the app's
 /// runtimeconfig.json count as the user's.
 fn dotnet(
     out: &mut RuntimeEnv,
     env: &Environment,
     limits: &Limits,
+    inputs: &Inputs,
     memory: Option<&Memory>,
     cpus: Option<&Cpus>,
-    how: &str,
-    heap_setting: Option<&str>,
+    (how, heap_setting, framework): (&str, Option<&str>, Option<u32>),
 ) {
     let runtime = format!(".NET ({how})");
     if let Some(memory) = memory {
@@ -756,21 +809,20 @@ fn dotnet(
         } else if let Some(setting) = heap_setting {
             out.reasons
                 .push(format!("{runtime}: {setting} sets the GC heap limit: kept"));
-        } else if !matches!(memory.source, Source::Setting { .. }) {
-            out.reasons.push(format!(
-                "{runtime}: DOTNET_GCHeapHardLimit not set: .NET reads {} itself (its own \
-                 cgroup and every parent, v1 and v2) and gives its GC heap 75 % of it; a fixed \
-                 value would hide a later change of the limit",
-                memory.described
-            ));
-        } else {
+        } else if let Some(unseen) = dotnet_unseen(memory, inputs, framework) {
             let value = dotnet_heap_limit(memory.bytes);
             let why = format!(
-                "75 % of {} (.NET's own share of a limit it sees; this one it cannot), in \
-                 hexadecimal as .NET reads it",
+                "75 % of {} (.NET's own share of a limit it sees; {unseen}), in hexadecimal as \
+                 .NET reads it",
                 memory.described
             );
             offer(out, env, &runtime, "DOTNET_GCHeapHardLimit", value, &why);
+        } else {
+            out.reasons.push(format!(
+                "{runtime}: DOTNET_GCHeapHardLimit not set: .NET reads {} itself and gives its \
+                 GC heap 75 % of it; a fixed value would hide a later change of the limit",
+                memory.described
+            ));
         }
     }
     let Some(cpus) = cpus else {
@@ -937,6 +989,7 @@ mod tests {
         Program::Dotnet {
             how: "COMMAND is dotnet".to_string(),
             heap_setting: heap_setting.map(String::from),
+            framework: None,
         }
     }
 
@@ -1258,6 +1311,43 @@ mod tests {
         assert_eq!(value(&out, "NODE_OPTIONS"), None);
     }
 
+    #[test]
+    fn an_old_dotnet_does_not_see_a_parents_memory_limit() {
+        let config = config(&["--", "dotnet", "app.dll"], &[]);
+        let with = |framework| Program::Dotnet {
+            how: "COMMAND is dotnet".to_string(),
+            heap_setting: None,
+            framework,
+        };
+        let parent = limits_at(PARENT, GIB, 1.5);
+        let out = decide(&config, &parent, &inputs(with(Some(8))));
+        assert_eq!(value(&out, "DOTNET_GCHeapHardLimit"), Some("0x30000000"));
+        assert!(has_reason(&out, ".NET 8 reads only its own"));
+        for framework in [Some(9), Some(10), None] {
+            let out = decide(&config, &parent, &inputs(with(framework)));
+            assert_eq!(value(&out, "DOTNET_GCHeapHardLimit"), None, "{framework:?}");
+        }
+        let out = decide(&config, &limits(), &inputs(with(Some(8))));
+        assert_eq!(value(&out, "DOTNET_GCHeapHardLimit"), None);
+        assert_eq!(
+            runtimeconfig_framework_major(
+                r#"{"runtimeOptions": {"tfm": "net8.0", "framework": {"name": "Microsoft.NETCore.App", "version": "8.0.0"}}}"#
+            ),
+            Some(8)
+        );
+        assert_eq!(
+            runtimeconfig_framework_major(
+                r#"{"runtimeOptions": {"frameworks": [{"name": "Microsoft.AspNetCore.App", "version": "10.0.1"}]}}"#
+            ),
+            Some(10)
+        );
+        assert_eq!(
+            runtimeconfig_framework_major(r#"{"runtimeOptions": {}}"#),
+            None
+        );
+        assert_eq!(runtimeconfig_framework_major("junk"), None);
+    }
+
     /// 1 GiB and 1.5 CPUs given to jwrap.
     fn overridden() -> Limits {
         let setting = |name: &str, text: &str| Source::Setting {
@@ -1410,7 +1500,9 @@ mod tests {
             }
         );
         match kind(&["MyApi"]) {
-            Program::Dotnet { how, heap_setting } => {
+            Program::Dotnet {
+                how, heap_setting, ..
+            } => {
                 assert!(how.contains("MyApi.runtimeconfig.json beside it"), "{how}");
                 assert!(
                     heap_setting

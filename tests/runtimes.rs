@@ -226,6 +226,26 @@ fn dotnet_and_app_hosts_get_variables_only_for_a_limit_they_cannot_see() {
         assert_eq!(get(&env, "DOTNET_PROCESSOR_COUNT"), Some("2"));
         assert_eq!(get(&env, "NODE_OPTIONS"), None);
     }
+    // A pod's limit on a parent cgroup: .NET 8 reads only its own cgroup; 9+ (or a version
+    // jwrap cannot read, as Worker's) reads the parents' too.
+    write_executable(dir.path(), "OldApi", "#!/bin/sh\nexec env\n");
+    std::fs::write(
+        dir.path().join("OldApi.runtimeconfig.json"),
+        r#"{"runtimeOptions": {"tfm": "net8.0", "framework": {"name": "Microsoft.NETCore.App", "version": "8.0.11"}}}"#,
+    )
+    .unwrap();
+    let pod = fixture("k8s-v2-pod-limit");
+    let pod_limits = expected("k8s-v2-pod-limit");
+    let pod_heap = format!("0x{:X}", pod_limits.memory / 4 * 3 / MIB * MIB);
+    for (program, expected_heap) in [("OldApi", Some(pod_heap.as_str())), ("Worker", None)] {
+        let args = ["--root", pod.to_str().unwrap(), "--", program];
+        let env = printed_env(jwrap_with(&dir, &args, &[]));
+        assert_eq!(
+            get(&env, "DOTNET_GCHeapHardLimit"),
+            expected_heap,
+            "{program}"
+        );
+    }
     // MyApi.runtimeconfig.json sets System.GC.HeapHardLimitPercent: the app's own choice.
     let args = [
         "--root",
