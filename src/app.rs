@@ -69,7 +69,7 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     }
     let plan = (!config.command.is_empty()).then(|| {
         let java = jdk.map(|jdk| java::inspect(config, jdk, &detection));
-        let runtime = runtimes::inspect(config, detection.host.cpus.value());
+        let runtime = runtimes::inspect(config, &detection);
         plan::plan(config, &limits, java.as_ref(), &runtime)
     });
 

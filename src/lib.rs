@@ -9,6 +9,7 @@ pub mod app;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod gobuildinfo;
 pub mod init;
 pub mod java;
 pub mod launch;
