@@ -15,6 +15,7 @@ mod messages;
 mod oom;
 mod options;
 mod parsers;
+mod plan;
 mod readme;
 mod real_cgroup;
 mod realcg;
