@@ -20,12 +20,22 @@ pub struct Environment {
     vars: Vec<(OsString, OsString)>,
 }
 
+/// An environment from name/value pairs, in order (`std::env::vars_os()`, or a test's).
+impl<K: Into<OsString>, V: Into<OsString>> FromIterator<(K, V)> for Environment {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Environment {
+        Environment {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+}
+
 impl Environment {
     #[must_use]
     pub fn from_process() -> Environment {
-        Environment {
-            vars: std::env::vars_os().collect(),
-        }
+        std::env::vars_os().collect()
     }
 
     /// An environment made up by a test.
@@ -33,12 +43,7 @@ impl Environment {
     pub fn from_pairs<K: Into<OsString>, V: Into<OsString>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Environment {
-        Environment {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
+        pairs.into_iter().collect()
     }
 
     #[must_use]

@@ -715,6 +715,24 @@ fn blind_jdks_get_max_ram_and_thread_counts() {
     );
 }
 
+/// A JDK that cannot see `layout`'s limits gets `-XX:MaxRAM=max_ram` and
+/// `-XX:ActiveProcessorCount=cpus`; one that can sees them, and gets neither.
+fn assert_told_what_it_cannot_see(
+    version: &str,
+    layout: &Layout,
+    max_ram: &str,
+    cpus: u32,
+    cannot_see: bool,
+) {
+    let flags = flags_for(version, false, layout);
+    for flag in [
+        format!("-XX:MaxRAM={max_ram}"),
+        format!("-XX:ActiveProcessorCount={cpus}"),
+    ] {
+        assert_eq!(has(&flags, &flag), cannot_see, "{version}: {flags:?}");
+    }
+}
+
 #[test]
 fn v1_only_jdks_are_blind_on_v2() {
     let v2 = layout(
@@ -731,17 +749,7 @@ fn v1_only_jdks_are_blind_on_v2() {
         ("1.8.0_372", false),
         ("17", false),
     ] {
-        let flags = flags_for(version, false, &v2);
-        assert_eq!(
-            has(&flags, "-XX:MaxRAM=2048m"),
-            blind,
-            "{version}: {flags:?}"
-        );
-        assert_eq!(
-            has(&flags, "-XX:ActiveProcessorCount=1"),
-            blind,
-            "{version}: {flags:?}"
-        );
+        assert_told_what_it_cannot_see(version, &v2, "2048m", 1, blind);
     }
     let v1 = layout(
         "v1 2g 1cpu",
@@ -808,17 +816,7 @@ fn limits_on_a_parent_are_invisible_to_jdks_that_do_not_walk_up() {
         ("21.0.8", false),
         ("24", false),
     ] {
-        let flags = flags_for(version, false, &parent);
-        assert_eq!(
-            has(&flags, "-XX:MaxRAM=4096m"),
-            hidden,
-            "{version}: {flags:?}"
-        );
-        assert_eq!(
-            has(&flags, "-XX:ActiveProcessorCount=2"),
-            hidden,
-            "{version}: {flags:?}"
-        );
+        assert_told_what_it_cannot_see(version, &parent, "4096m", 2, hidden);
     }
     // v1: memory.stat's hierarchical_memory_limit shows a parent's memory limit to every aware
     // JDK, but a parent's CPU quota stays hidden.

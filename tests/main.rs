@@ -19,6 +19,7 @@ mod messages;
 mod oom;
 mod options;
 mod parsers;
+mod plan;
 mod readme;
 mod real_cgroup;
 mod realcg;

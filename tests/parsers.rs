@@ -13,6 +13,7 @@ use jwrap::units::{parse_cpus, parse_percent, parse_seconds, parse_size};
 use proptest::collection::{btree_map, btree_set, vec};
 use proptest::prelude::*;
 use proptest::sample::select;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 const KIB: u64 = 1024;
@@ -115,7 +116,7 @@ impl MountLine {
         let optional: String = self
             .optional_fields
             .iter()
-            .map(|f| format!(" {f}"))
+            .flat_map(|f| [" ", f.as_str()])
             .collect();
         let (fs_type, source, super_options) = match &self.filesystem {
             Filesystem::CgroupV1 { controllers, named } => {
@@ -420,7 +421,10 @@ proptest! {
         values in btree_map(text_from("abcdefghijklmnopqrstuvwxyz_", 1, 16), any::<u64>(), 1..6),
         absent in text_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 1, 8),
     ) {
-        let text: String = values.iter().map(|(key, value)| format!("{key} {value}\n")).collect();
+        let text: String = values.iter().fold(String::new(), |mut text, (key, value)| {
+            let _ = writeln!(text, "{key} {value}");
+            text
+        });
         for (key, value) in &values {
             prop_assert_eq!(keyed_u64(&text, key), Some(*value));
         }
@@ -745,8 +749,8 @@ proptest! {
         member_lines in vec(membership(), 0..4),
     ) {
         let mountinfo: String =
-            mount_lines.iter().enumerate().map(|(id, line)| format!("{}\n", line.text(id))).collect();
-        let cgroup: String = member_lines.iter().map(|line| format!("{}\n", membership_text(line))).collect();
+            mount_lines.iter().enumerate().flat_map(|(id, line)| [line.text(id), "\n".to_string()]).collect();
+        let cgroup: String = member_lines.iter().flat_map(|line| [membership_text(line), "\n".to_string()]).collect();
         let mounts = cgroup_mounts(&mountinfo);
         let lines = memberships(&cgroup);
         check_layout(&layout(&mounts, &lines), &mounts, &lines)?;
