@@ -14,7 +14,7 @@
 //! and reads it by offset.
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 const MAGIC: &[u8; 14] = b"\xff Go buildinf:";
@@ -124,15 +124,8 @@ pub fn godebug_settings(text: &str) -> Vec<(String, String)> {
 /// The build information of the executable at `path`: `None` for anything that is not a
 /// regular file holding an ELF Go executable.
 pub fn read_file(path: &Path) -> Option<BuildInfo> {
-    // Non-blocking, so that a FIFO at `path` cannot hold jwrap up at the open.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
+    // Regular files only, opened without blocking: a FIFO at `path` cannot hold jwrap up.
+    let file = crate::root::open_regular(path).ok()?;
     parse(&file)
 }
 

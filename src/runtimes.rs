@@ -275,7 +275,7 @@ fn base_name(path: &str) -> &str {
 
 /// The .NET major version a runtimeconfig.json file asks for.
 fn framework_major(runtime_config: &Path) -> Option<u32> {
-    let text = std::fs::read_to_string(runtime_config).ok()?;
+    let text = crate::root::read_text(runtime_config).ok()?;
     runtimeconfig_framework_major(&text)
 }
 
