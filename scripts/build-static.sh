@@ -5,14 +5,15 @@
 #   scripts/build-static.sh [amd64] [arm64]   (default: both; honours CARGO_TARGET_DIR)
 #
 # amd64: x86_64-unknown-linux-musl, or, when that target cannot be installed, glibc linked
-# statically (+crt-static) -> target/jwrap-static (the path the other scripts use).
+# statically (+crt-static) -> target/jwrap-static-amd64, and target/jwrap-static (the path the
+# other scripts use).
 # arm64: aarch64-unknown-linux-musl, linked by rust-lld (.cargo/config.toml), from any host
 # -> target/jwrap-static-arm64.
 # Checks, for each: `readelf` finds no program interpreter and no shared library, the ELF
 # machine is the architecture's, the allocator's region stayed out of the file; the size is
 # printed. As root, the binary runs `info` in an empty chroot that holds nothing but itself and
-# the /proc and /sys it reads (arm64: with qemu-aarch64-static beside it, when installed);
-# otherwise only `--version` runs, outside a chroot.
+# the /proc and /sys it reads (on another architecture: with qemu-ARCH-static beside it, when
+# installed); otherwise (a container build, say) only `--version` runs, outside a chroot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -100,15 +101,17 @@ run_alone() {
       "v$(grep -oE '"version": [12]' <<<"$out" | head -n1 | grep -oE '[12]$')"
 }
 
+host=$(uname -m)
 for arch in "${arches[@]}"; do
   case $arch in
-    amd64) machine="Advanced Micro Devices X86-64" out=target/jwrap-static runner="" ;;
-    arm64)
-      machine=AArch64 out=target/jwrap-static-arm64
-      runner=$(command -v qemu-aarch64-static || true)
-      ;;
+    amd64) machine="Advanced Micro Devices X86-64" cpu=x86_64 ;;
+    arm64) machine=AArch64 cpu=aarch64 ;;
     *) die "unknown architecture '$arch' (amd64 or arm64)" ;;
   esac
+  out=target/jwrap-static-$arch
+  # What runs the binary here: nothing on its own architecture, else the emulator (if any).
+  runner=""
+  [[ $cpu == "$host" ]] || runner=$(command -v "qemu-$cpu-static" || echo none)
   binary=$(build "$arch")
   [[ -x $binary ]] || die "$binary was not built"
 
@@ -131,11 +134,13 @@ for arch in "${arches[@]}"; do
 
   mkdir -p target
   cp "$binary" "$out"
+  [[ $arch != amd64 ]] || cp "$binary" target/jwrap-static
   size=$(stat -c %s "$out")
   say "$binary -> $out, $size bytes ($((size / 1024)) KiB), $arch"
 
-  if [[ $arch == arm64 && -z $runner ]]; then
-    say "arm64: no qemu-aarch64-static (scripts/setup.sh installs qemu-user-static): not run"
+  if [[ $runner == none ]]; then
+    say "$arch: no qemu-$cpu-static on this $host machine (scripts/setup.sh installs" \
+        "qemu-user-static): not run"
   elif can_jail; then
     run_alone "$out" "$runner"
   else
