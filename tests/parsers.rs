@@ -877,3 +877,12 @@ proptest! {
         }
     }
 }
+
+/// Found by the `mountinfo` fuzz target: a line with a second lone `-` (which the kernel never
+/// writes) was a v1 line to the filtered parse and a cgroup2 mount to the full one.
+#[test]
+fn a_mountinfo_line_with_two_separators_is_skipped_by_both_parses() {
+    let text = "911 32 0:47 / /s:476 - cgroup relatime shared:10 - cgroup2 cgroup rw,nsdelegate\n";
+    assert_eq!(cgroup_mounts(text), Vec::<CgroupMount>::new());
+    check_mountinfo(text).unwrap();
+}

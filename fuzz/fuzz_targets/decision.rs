@@ -66,17 +66,16 @@ fuzz_target!(|input: Input<'_>| {
         cpu: limit(cpu, "/sys/fs/cgroup/cpu.max"),
         effective_cpus: input.effective_cpus.max(1),
     };
-    let placed = |value, own_cgroup| Placed { value, own_cgroup };
     let cgroup = CgroupFacts {
         version: input.cgroup_version,
-        memory: limits
-            .memory
-            .value()
-            .map(|bytes| placed(bytes, input.memory_own_cgroup)),
-        cpu_quota: limits
-            .cpu
-            .value()
-            .map(|cpus| placed(cpus, input.cpu_own_cgroup)),
+        memory: limits.memory.value().map(|value| Placed {
+            value,
+            own_cgroup: input.memory_own_cgroup,
+        }),
+        cpu_quota: limits.cpu.value().map(|value| Placed {
+            value,
+            own_cgroup: input.cpu_own_cgroup,
+        }),
         cpu_weight: input.cpu_weight,
         host_cpus: input.host_cpus,
         host_memory: input.host_memory,
@@ -103,7 +102,8 @@ fuzz_target!(|input: Input<'_>| {
         argfiles: true,
         ..Sources::default()
     };
-    let no_files = |_: &Path| -> std::io::Result<String> { Err(std::io::ErrorKind::NotFound.into()) };
+    let no_files =
+        |_: &Path| -> std::io::Result<String> { Err(std::io::ErrorKind::NotFound.into()) };
     let user = scan(&sources, &no_files);
 
     let decision = decide(&limits, &jdk, &cgroup, &policy, &user);

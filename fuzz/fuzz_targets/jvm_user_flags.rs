@@ -25,9 +25,13 @@ struct Input<'a> {
 const UNREADABLE: &str = "/unreadable";
 
 fuzz_target!(|input: Input<'_>| {
-    for text in [input.java_tool_options, input.java_options, Some(input.file_text)]
-        .into_iter()
-        .flatten()
+    for text in [
+        input.java_tool_options,
+        input.java_options,
+        Some(input.file_text),
+    ]
+    .into_iter()
+    .flatten()
     {
         for argfile in [false, true] {
             for word in split_options(text, argfile) {

@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(single_u64(&text), Some(value));
     }
     let _ = single_i64(&text);
-    for quota in [cpu_max(&text), cfs_quota(first, second)].into_iter().flatten().flatten() {
+    for quota in [cpu_max(&text), cfs_quota(first, second)]
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         assert!(quota.period_us > 0 && quota.quota_us > 0, "{quota:?}");
         assert!(quota.cpus().is_finite() && quota.cpus() > 0.0, "{quota:?}");
     }
@@ -30,10 +34,16 @@ fuzz_target!(|data: &[u8]| {
 
     let _ = parse_size(&text);
     if let Ok(cpus) = parse_cpus(&text) {
-        assert!(cpus.is_finite() && cpus > 0.0, "--cpus {text:?} gave {cpus}");
+        assert!(
+            cpus.is_finite() && cpus > 0.0,
+            "--cpus {text:?} gave {cpus}"
+        );
     }
     let _ = parse_seconds(&text);
     if let Ok(percent) = parse_percent(&text) {
-        assert!(percent.is_finite(), "--heap-percent {text:?} gave {percent}");
+        assert!(
+            percent.is_finite(),
+            "--heap-percent {text:?} gave {percent}"
+        );
     }
 });

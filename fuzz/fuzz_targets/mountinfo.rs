@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
         .filter(|m| m.unified || m.controllers.iter().any(|c| ASKED.contains(&c.as_str())))
         .cloned()
         .collect();
-    assert_eq!(carrying, expected, "cgroup_mounts_carrying and cgroup_mounts disagree");
+    assert_eq!(
+        carrying, expected,
+        "cgroup_mounts_carrying and cgroup_mounts disagree"
+    );
     for mount in &all {
         let _ = is_fuse_mount(&text, &mount.mount_point);
     }
