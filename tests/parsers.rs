@@ -886,3 +886,12 @@ fn a_mountinfo_line_with_two_separators_is_skipped_by_both_parses() {
     assert_eq!(cgroup_mounts(text), Vec::<CgroupMount>::new());
     check_mountinfo(text).unwrap();
 }
+
+/// Found by the `mountinfo` fuzz target: super options followed by more blank-separated text.
+/// The full parse takes the first field (`rw,cpu`); the filter must not miss its controller.
+#[test]
+fn a_controller_before_more_text_in_the_super_options_is_found_by_both_parses() {
+    let text = "40 30 0:36 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu more text\n";
+    assert_eq!(cgroup_mounts(text).len(), 1);
+    check_mountinfo(text).unwrap();
+}

@@ -64,9 +64,11 @@ fn may_carry(line: &str, controllers: &[&str]) -> bool {
     if fields.next() != Some("cgroup") {
         return true;
     }
+    // Everything after the source, split at blanks too: the full parse takes one blank-separated
+    // field of it as the super options, and must never find a controller this check missed.
     let super_options = fields.nth(1).unwrap_or("");
     super_options
-        .split(',')
+        .split(|c: char| c == ',' || c.is_whitespace())
         .any(|option| controllers.contains(&option))
 }
 
