@@ -18,15 +18,19 @@ if ! command -v cargo >/dev/null; then
 fi
 say "cargo: $(cargo --version)"
 
-musl=x86_64-unknown-linux-musl
-if [[ -d $(rustc --print sysroot)/lib/rustlib/$musl ]]; then
-  say "target $musl: already installed"
-elif command -v rustup >/dev/null && rustup target add "$musl"; then
-  say "target $musl: installed"
-else
-  say "target $musl: not available; scripts/build-static.sh will use the fallback" \
-      "(x86_64-unknown-linux-gnu with +crt-static)"
-fi
+# The static binaries' targets (scripts/build-static.sh): amd64 and arm64, both musl.
+for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  if [[ -d $(rustc --print sysroot)/lib/rustlib/$target ]]; then
+    say "target $target: already installed"
+  elif command -v rustup >/dev/null && rustup target add "$target"; then
+    say "target $target: installed"
+  elif [[ $target == x86_64-* ]]; then
+    say "target $target: not available; scripts/build-static.sh will use the fallback" \
+        "(x86_64-unknown-linux-gnu with +crt-static)"
+  else
+    say "target $target: not available; scripts/build-static.sh cannot build for arm64"
+  fi
+done
 
 if cargo nextest --version >/dev/null 2>&1; then
   say "cargo-nextest: already installed"
@@ -41,9 +45,11 @@ fi
 # the init tests; readelf (binutils): scripts/build-static.sh checks the binary is static.
 # cc (gcc): the init tests build a small C helper for the orphan storm; java/javac
 # (openjdk-17-jdk-headless): the real-JVM tests; python3 and its yaml module: the terminal and
-# example tests.
+# example tests; qemu-aarch64-static (qemu-user-static): the arm64 binary's tests
+# (tests/arm64/run.sh).
 declare -A package_of=([unshare]=util-linux [ps]=procps [pgrep]=procps [readelf]=binutils
-  [cc]=gcc [javac]=openjdk-17-jdk-headless [python3]=python3)
+  [cc]=gcc [javac]=openjdk-17-jdk-headless [python3]=python3
+  [qemu-aarch64-static]=qemu-user-static)
 missing=()
 for tool in "${!package_of[@]}"; do
   if ! command -v "$tool" >/dev/null; then
@@ -58,7 +64,8 @@ fi
 [[ -x /usr/lib/go-1.19/bin/go ]] || missing+=(golang-go)
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [[ ${#missing[@]} -eq 0 ]]; then
-  say "Debian packages: nothing missing (util-linux, procps, binutils, gcc, a JDK, python3-yaml, golang-go, python3-venv)"
+  say "Debian packages: nothing missing (util-linux, procps, binutils, gcc, a JDK, python3-yaml," \
+      "golang-go, python3-venv, qemu-user-static)"
 elif ! command -v apt-get >/dev/null; then
   say "missing packages ${missing[*]}, and no apt-get to install them"
   essential_failed=1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test jwrap has, in the order a failure is cheapest to find: formatting and lints, unit
 # and integration tests (fake roots, real processes, real cgroups, a real JVM), the static
-# binary, then the real-environment suites (an OCI container, QEMU guests). CI runs exactly this.
+# binaries (amd64 and arm64), then the real-environment suites (the release and the arm64 binary
+# under QEMU user emulation, an OCI container, QEMU guests). CI runs exactly this.
 #
 # Usage: scripts/test.sh [--quick]   (--quick skips the static build and the real-environment suites)
 set -euo pipefail
@@ -40,12 +41,12 @@ if [[ $quick == 1 ]]; then
   exit 0
 fi
 
-step "static binary"
+step "static binaries"
 scripts/build-static.sh
 # The static binary links musl, whose execvp differs from glibc's: the same faults again.
 scripts/fault-inject.sh target/jwrap-static
 
-for suite in tests/oci/run.sh tests/vm/run.sh; do
+for suite in tests/release/run.sh tests/oci/run.sh tests/vm/run.sh; do
   if [[ -x $suite ]]; then
     step "$suite"
     JWRAP_BIN=$PWD/target/jwrap-static "$suite"

@@ -211,7 +211,7 @@ impl JwrapCommand {
 }
 
 /// A Dockerfile's instructions, one string each: comments dropped, continuation lines joined.
-fn instructions(dockerfile: &str) -> Vec<String> {
+pub fn instructions(dockerfile: &str) -> Vec<String> {
     let mut instructions = Vec::new();
     let mut current = String::new();
     for line in dockerfile.lines() {

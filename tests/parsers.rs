@@ -875,3 +875,21 @@ proptest! {
         }
     }
 }
+
+/// Found by the `mountinfo` fuzz target: a line with a second lone `-` (which the kernel never
+/// writes) was a v1 line to the filtered parse and a cgroup2 mount to the full one.
+#[test]
+fn a_mountinfo_line_with_two_separators_is_skipped_by_both_parses() {
+    let text = "911 32 0:47 / /s:476 - cgroup relatime shared:10 - cgroup2 cgroup rw,nsdelegate\n";
+    assert_eq!(cgroup_mounts(text), Vec::<CgroupMount>::new());
+    check_mountinfo(text).unwrap();
+}
+
+/// Found by the `mountinfo` fuzz target: super options followed by more blank-separated text.
+/// The full parse takes the first field (`rw,cpu`); the filter must not miss its controller.
+#[test]
+fn a_controller_before_more_text_in_the_super_options_is_found_by_both_parses() {
+    let text = "40 30 0:36 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu more text\n";
+    assert_eq!(cgroup_mounts(text).len(), 1);
+    check_mountinfo(text).unwrap();
+}

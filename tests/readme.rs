@@ -17,9 +17,9 @@
 //! The README is data here: rewrite it freely, and extend the tables when it shows something new.
 
 use crate::examples::{
-    JwrapCommand, entrypoint, fake_jdk, output_within_timeout, repo_dir, succeed,
+    JwrapCommand, entrypoint, fake_jdk, instructions, output_within_timeout, repo_dir, succeed,
 };
-use crate::util::jwrap;
+use crate::util::{jwrap, jwrap_path};
 use jwrap::cli;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -90,6 +90,13 @@ const COVERED: &[Covered] = &[
         evidence: "scripts/build-static.sh",
     },
     Covered {
+        program: "scripts/release.sh",
+        by: "tests/release/run.sh packages the static binaries with it and checks the layout \
+             (scripts/test.sh, after the static build)",
+        file: "tests/release/run.sh",
+        evidence: "scripts/release.sh\" --package",
+    },
+    Covered {
         program: "cargo run --example gen_docs",
         by: "readme::generated_docs_are_up_to_date runs the same code into a temporary directory",
         file: "tests/readme.rs",
@@ -104,7 +111,8 @@ const COVERED: &[Covered] = &[
     Covered {
         program: "docker",
         by: "not run (CI has no Docker daemon): tests/examples.rs runs each Dockerfile's \
-             ENTRYPOINT with the real binary; tests/oci/run.sh runs jwrap in a real OCI container",
+             ENTRYPOINT with the real binary; tests/release/run.sh runs the build steps of the \
+             top Dockerfile; tests/oci/run.sh runs jwrap in a real OCI container",
         file: "tests/examples.rs",
         evidence: "fn dockerfile(",
     },
@@ -999,4 +1007,224 @@ fn the_man_page_renders_without_warnings() {
         "groff: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// The README's Dockerfile lines that download a release binary and verify it
+// ------------------------------------------------------------------------------------------
+
+/// The README's `dockerfile` block that downloads a release (the one that names SHA256SUMS).
+fn readme_download_block(readme: &str) -> String {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut current, line.trim()) {
+            (None, "```dockerfile") => current = Some(String::new()),
+            (Some(_), "```") => blocks.extend(current.take()),
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    let found: Vec<String> = blocks
+        .into_iter()
+        .filter(|block| block.contains("SHA256SUMS"))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{README}: expected one dockerfile block that downloads and verifies a release"
+    );
+    found.into_iter().next().unwrap_or_default()
+}
+
+/// `${NAME}` and `$NAME` replaced by their values, as Docker expands ARGs in ADD and COPY.
+fn expand(text: &str, vars: &[(String, String)]) -> String {
+    let mut out = text.to_string();
+    // Longest names first, so that `$JWRAP_VERSION` is not taken for `$JWRAP`.
+    let mut sorted: Vec<&(String, String)> = vars.iter().collect();
+    sorted.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
+    for (name, value) in sorted {
+        out = out.replace(&format!("${{{name}}}"), value);
+        out = out.replace(&format!("${name}"), value);
+    }
+    out
+}
+
+/// What the README's lines left at the final stage's `COPY --from` source, or why they failed:
+/// the first stage run here as Docker would run it, for `arch`, with `release_url` standing for
+/// the published files (a directory: ADD's download is a copy from it). ARG, WORKDIR, ADD and
+/// RUN are the instructions it may use; RUN lines run with `sh -ec` in the WORKDIR, with the
+/// ARGs in their environment, as Docker passes them.
+fn run_download_stage(block: &str, arch: &str, release_url: &str) -> Result<Vec<u8>, String> {
+    let steps = instructions(block);
+    let second_from = steps
+        .iter()
+        .skip(1)
+        .position(|step| step.starts_with("FROM "))
+        .map(|index| index + 1)
+        .ok_or("the block has no second stage that copies jwrap in")?;
+    let (download, final_stage) = steps.split_at(second_from);
+    let stage_name = download[0]
+        .rsplit_once(" AS ")
+        .map(|(_, name)| name.trim().to_string())
+        .ok_or("the download stage has no name (FROM ... AS NAME)")?;
+    let scratch = TempDir::new().map_err(|err| err.to_string())?;
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let mut workdir: Option<String> = None;
+    let dir = |workdir: &Option<String>| -> Result<std::path::PathBuf, String> {
+        let workdir = workdir.as_deref().ok_or("ADD or RUN before WORKDIR")?;
+        Ok(scratch.path().join(workdir.trim_start_matches('/')))
+    };
+    for step in &download[1..] {
+        let (instruction, rest) = step.split_once(' ').unwrap_or((step, ""));
+        match instruction {
+            "ARG" => {
+                let (name, default) = rest.split_once('=').unwrap_or((rest, ""));
+                let value = match name {
+                    "TARGETARCH" => arch.to_string(),
+                    "JWRAP_RELEASE_URL" => release_url.to_string(),
+                    _ => default.to_string(),
+                };
+                vars.push((name.to_string(), value));
+            }
+            "WORKDIR" => {
+                workdir = Some(rest.to_string());
+                fs::create_dir_all(dir(&workdir)?).map_err(|err| err.to_string())?;
+            }
+            "ADD" => {
+                let words: Vec<String> =
+                    rest.split_whitespace().map(|w| expand(w, &vars)).collect();
+                let (destination, sources) = words.split_last().ok_or("ADD without files")?;
+                if destination != "./" {
+                    return Err(format!("ADD to {destination}: expected ./ (the WORKDIR)"));
+                }
+                for source in sources {
+                    let path = source.strip_prefix(release_url).ok_or_else(|| {
+                        format!("ADD {source}: not below JWRAP_RELEASE_URL ({release_url})")
+                    })?;
+                    let name = path.rsplit('/').next().unwrap_or(path);
+                    fs::copy(format!("{release_url}{path}"), dir(&workdir)?.join(name))
+                        .map_err(|err| format!("ADD {source}: {err}"))?;
+                }
+            }
+            "RUN" => {
+                let output = Command::new("sh")
+                    .arg("-ec")
+                    .arg(rest)
+                    .current_dir(dir(&workdir)?)
+                    .envs(vars.iter().map(|(name, value)| (name, value)))
+                    .output()
+                    .map_err(|err| err.to_string())?;
+                if !output.status.success() {
+                    return Err(format!(
+                        "RUN {rest}: {}{}",
+                        String::from_utf8_lossy(&output.stdout),
+                        String::from_utf8_lossy(&output.stderr)
+                    ));
+                }
+            }
+            other => return Err(format!("{other}: not expected in the download stage")),
+        }
+    }
+    let copy = final_stage
+        .iter()
+        .find_map(|step| step.strip_prefix(&format!("COPY --from={stage_name} ")))
+        .ok_or_else(|| format!("no COPY --from={stage_name} in the last stage"))?;
+    let (source, destination) = copy
+        .split_once(' ')
+        .ok_or("COPY --from needs a source and a destination")?;
+    if destination != "/usr/local/bin/jwrap" {
+        return Err(format!(
+            "COPY puts jwrap at {destination}, not /usr/local/bin/jwrap"
+        ));
+    }
+    let made = scratch.path().join(source.trim_start_matches('/'));
+    let mode = fs::metadata(&made)
+        .map_err(|err| format!("{source}: {err}"))?
+        .permissions()
+        .mode();
+    if mode & 0o111 != 0o111 {
+        return Err(format!("{source} is not executable (mode {mode:o})"));
+    }
+    fs::read(&made).map_err(|err| format!("{source}: {err}"))
+}
+
+/// The release files to serve: `$JWRAP_RELEASE_DIR` (tests/release/run.sh sets it to a layout
+/// of the real static binaries), else one made here by `scripts/release.sh --package` from the
+/// binary under test (amd64) and target/jwrap-static-arm64, or, before any arm64 build, a copy
+/// of the amd64 binary with one more byte standing in for it (its checksum is what matters
+/// here; tests/release/run.sh runs this test again on the real one).
+fn release_layout(scratch: &TempDir) -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("JWRAP_RELEASE_DIR") {
+        return std::path::PathBuf::from(dir);
+    }
+    let dir = scratch.path().join("release");
+    let mut arm64 = repo_dir().join("target/jwrap-static-arm64");
+    if !arm64.exists() {
+        eprintln!("no target/jwrap-static-arm64: a stand-in file plays the arm64 binary");
+        let mut bytes = fs::read(jwrap_path()).expect("the jwrap binary");
+        bytes.push(0);
+        arm64 = scratch.path().join("arm64-stand-in");
+        fs::write(&arm64, bytes).expect("write the stand-in");
+    }
+    succeed(
+        Command::new(repo_dir().join("scripts/release.sh"))
+            .arg("--package")
+            .arg(&dir)
+            .arg(format!("amd64={}", jwrap_path().display()))
+            .arg(format!("arm64={}", arm64.display())),
+    );
+    dir
+}
+
+#[test]
+fn the_readme_download_lines_fetch_and_verify_each_architecture() {
+    let block = readme_download_block(&readme());
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        block.contains(&format!("ARG JWRAP_VERSION={version}")),
+        "{README}: the download lines must default to this version ({version}):\n{block}"
+    );
+    let scratch = TempDir::new().expect("a temporary directory");
+    let layout = release_layout(&scratch);
+    let served = scratch.path().join("served");
+    for arch in ["amd64", "arm64"] {
+        // Published files, as a release page serves them.
+        let _ = fs::remove_dir_all(&served);
+        fs::create_dir_all(&served).expect("mkdir");
+        for entry in fs::read_dir(&layout).expect("the release layout") {
+            let entry = entry.expect("an entry");
+            fs::copy(entry.path(), served.join(entry.file_name())).expect("copy");
+        }
+        let url = served.to_string_lossy().into_owned();
+        let binary = format!("jwrap-{version}-{arch}");
+        let expected = fs::read(served.join(&binary)).expect("the release binary");
+        let installed = run_download_stage(&block, arch, &url)
+            .unwrap_or_else(|why| panic!("{README}, download lines for {arch}: {why}"));
+        assert!(
+            installed == expected,
+            "{arch}: the file installed is not {binary}"
+        );
+        if arch == "amd64" && cfg!(target_arch = "x86_64") {
+            let copy = scratch.path().join("installed");
+            fs::write(&copy, &installed).expect("write");
+            fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).expect("chmod");
+            let output = succeed(Command::new(&copy).arg("--version"));
+            assert!(String::from_utf8_lossy(&output.stdout).starts_with("jwrap "));
+        }
+
+        // A file altered on the way (one byte) must stop the build.
+        let mut altered = expected.clone();
+        let middle = altered.len() / 2;
+        altered[middle] ^= 0xff;
+        fs::write(served.join(&binary), &altered).expect("alter the served file");
+        let result = run_download_stage(&block, arch, &url);
+        assert!(
+            result.is_err(),
+            "{arch}: an altered {binary} passed the README's verification"
+        );
+    }
 }

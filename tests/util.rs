@@ -6,9 +6,13 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The jwrap binary Cargo built for these tests.
+/// The jwrap binary under test: `$JWRAP_BIN` when set (tests/arm64/run.sh runs a subset of
+/// these tests with the arm64 binary behind an emulator that way), else the one Cargo built
+/// for these tests.
 pub fn jwrap_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_jwrap"))
+    std::env::var_os("JWRAP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_jwrap")))
 }
 
 /// `jwrap` with every variable that changes its behaviour removed: JWRAP_*, and the Java and

@@ -45,6 +45,12 @@ fn cgroup_mount(line: &str, index: usize) -> Option<CgroupMount> {
         return None;
     }
     let info = MountInfo::from_line(line).ok()?;
+    // The kernel writes one lone "-" per line. With a second one (in a copied or forged file)
+    // the procfs parser may take another field for the type than the check above did: such a
+    // line is skipped, so that every reader of it agrees (found by fuzz/ `mountinfo`).
+    if info.fs_type != fs_type || after_separator.contains(" - ") {
+        return None;
+    }
     let mut controllers: Vec<String> = info
         .super_options
         .keys()
