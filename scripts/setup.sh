@@ -41,9 +41,9 @@ fi
 # the init tests; readelf (binutils): scripts/build-static.sh checks the binary is static.
 # cc (gcc): the init tests build a small C helper for the orphan storm; java/javac
 # (openjdk-17-jdk-headless): the real-JVM tests; python3 and its yaml module: the terminal and
-# example tests.
+# example tests; ab (apache2-utils): the load in the real-server sizing tests.
 declare -A package_of=([unshare]=util-linux [ps]=procps [pgrep]=procps [readelf]=binutils
-  [cc]=gcc [javac]=openjdk-17-jdk-headless [python3]=python3)
+  [cc]=gcc [javac]=openjdk-17-jdk-headless [python3]=python3 [ab]=apache2-utils)
 missing=()
 for tool in "${!package_of[@]}"; do
   if ! command -v "$tool" >/dev/null; then
@@ -54,6 +54,10 @@ done
 if ! python3 -c 'import yaml' 2>/dev/null; then
   missing+=(python3-yaml)
 fi
+# Real servers the sizing tests run (tests/servers.rs): Debian's Tomcat 10 and Jetty 9, as
+# installed files only (their system services are not used; the tests start them in a cgroup).
+[[ -x /usr/share/tomcat10/bin/catalina.sh ]] || missing+=(tomcat10)
+[[ -f /usr/share/jetty9/start.jar ]] || missing+=(jetty9)
 if [[ ${#missing[@]} -eq 0 ]]; then
   say "Debian packages: nothing missing (util-linux, procps, binutils, gcc, a JDK, python3-yaml)"
 elif ! command -v apt-get >/dev/null; then

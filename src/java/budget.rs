@@ -26,17 +26,25 @@ pub enum Region {
     CodeCache,
     DirectMemory,
     ThreadStacks,
-    GcAndNative,
+    /// The collector's own structures (NMT's "GC"): the only region that depends on it.
+    Gc,
+    /// The JIT compilers' working memory (NMT's "Compiler" and "Arena Chunk").
+    Compiler,
+    /// The rest of the JVM's native memory: symbols, the shared class archive, internal
+    /// tables, malloc's own overhead.
+    Native,
     Headroom,
 }
 
 impl Region {
-    pub const ALL: [Region; 6] = [
+    pub const ALL: [Region; 8] = [
         Region::Metaspace,
         Region::CodeCache,
         Region::DirectMemory,
         Region::ThreadStacks,
-        Region::GcAndNative,
+        Region::Gc,
+        Region::Compiler,
+        Region::Native,
         Region::Headroom,
     ];
 
@@ -46,7 +54,9 @@ impl Region {
             Region::CodeCache => "code cache",
             Region::DirectMemory => "direct memory",
             Region::ThreadStacks => "thread stacks",
-            Region::GcAndNative => "GC/native",
+            Region::Gc => "GC",
+            Region::Compiler => "compiler",
+            Region::Native => "native",
             Region::Headroom => "headroom",
         }
     }
@@ -58,7 +68,9 @@ impl Region {
             Region::CodeCache => "code_cache_mib",
             Region::DirectMemory => "direct_memory_mib",
             Region::ThreadStacks => "thread_stacks_mib",
-            Region::GcAndNative => "gc_native_mib",
+            Region::Gc => "gc_mib",
+            Region::Compiler => "compiler_mib",
+            Region::Native => "native_mib",
             Region::Headroom => "headroom_mib",
         }
     }
@@ -69,8 +81,13 @@ impl Region {
             Region::CodeCache => CODE_CACHE,
             Region::DirectMemory => DIRECT_MEMORY,
             Region::ThreadStacks => THREAD_STACKS,
-            Region::GcAndNative if collector == Collector::Serial => GC_AND_NATIVE_SERIAL,
-            Region::GcAndNative => GC_AND_NATIVE,
+            Region::Gc => match collector {
+                Collector::Serial => GC_SERIAL,
+                Collector::Parallel => GC_PARALLEL,
+                Collector::G1 | Collector::Unmeasured => GC_G1,
+            },
+            Region::Compiler => COMPILER,
+            Region::Native => NATIVE,
             Region::Headroom => HEADROOM,
         }
     }
@@ -141,35 +158,88 @@ const THREAD_STACKS: Rule = Rule {
     cap_mib: 64,
 };
 
-/// GC and native with G1 or Parallel, the collectors a JVM picks when it sees at least 2 CPUs
-/// and 1792 MiB: the collector's structures (G1: about 37 MiB plus 4 % of the heap, touched),
-/// malloc arenas, the JIT compilers' working memory, symbol tables, the kernel's page tables
-/// for the heap. Grows with the heap, so no cap.
-const GC_AND_NATIVE: Rule = Rule {
+/// GC with G1: remembered sets, card table, mark bitmaps, grows with the heap, so no cap.
+const GC_G1: Rule = Rule {
     base_mib: 14,
     per_mille: 50,
     floor_mib: 0,
     cap_mib: u64::MAX,
 };
 
-/// GC and native with the Serial collector, which a container-aware JVM picks below 2 CPUs or
-/// 1792 MiB: a card table and little else. Measured: a container-aware JDK 17 survives 176 MiB
-/// of heap at 256 MiB and 436 at 512, where G1 (blind) survives 160 and 396.
-const GC_AND_NATIVE_SERIAL: Rule = Rule {
+/// GC with Parallel (JDK 8's default): card table, mark bitmap, a little per GC thread.
+const GC_PARALLEL: Rule = Rule {
+    base_mib: 14,
+    per_mille: 50,
+    floor_mib: 0,
+    cap_mib: u64::MAX,
+};
+
+/// GC with Serial, which a container-aware JVM picks below 2 CPUs or 1792 MiB (JDK 26 and
+/// older): a card table and little else.
+const GC_SERIAL: Rule = Rule {
     base_mib: 4,
     per_mille: 20,
     floor_mib: 0,
     cap_mib: u64::MAX,
 };
 
+/// The JIT compilers' arenas: C2 compiling a large method takes tens of MiB for a moment.
+const COMPILER: Rule = Rule {
+    base_mib: 0,
+    per_mille: 0,
+    floor_mib: 0,
+    cap_mib: 0,
+};
+
+/// Symbols, the shared class archive, internal tables.
+const NATIVE: Rule = Rule {
+    base_mib: 0,
+    per_mille: 0,
+    floor_mib: 0,
+    cap_mib: 0,
+};
+
 /// The collector the JVM will run, as far as its memory goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Collector {
-    /// Serial: a few MiB of its own.
     Serial,
-    /// G1, Parallel, or another concurrent collector: tens of MiB plus a share of the heap.
-    #[default]
-    Concurrent,
+    Parallel,
+    G1,
+    /// ZGC, Shenandoah, CMS, Epsilon: not measured; budgeted like G1, the largest measured.
+    Unmeasured,
+}
+
+impl Collector {
+    pub fn name(self) -> &'static str {
+        match self {
+            Collector::Serial => "Serial",
+            Collector::Parallel => "Parallel",
+            Collector::G1 => "G1",
+            Collector::Unmeasured => "another collector",
+        }
+    }
+
+    /// The collector an option chooses: `-XX:+UseG1GC`.
+    pub fn from_option(option: &str) -> Option<Collector> {
+        let name = option.strip_prefix("-XX:+Use")?.strip_suffix("GC")?;
+        Some(match name {
+            "Serial" => Collector::Serial,
+            "Parallel" | "ParallelOld" => Collector::Parallel,
+            "G1" => Collector::G1,
+            _ => Collector::Unmeasured,
+        })
+    }
+
+    /// The collector HotSpot names in its performance data (`sun.gc.collector.0.name`, the young
+    /// generation's: `Copy`, `PSScavenge`, `G1 Young Generation` or `G1 incremental collections`).
+    pub fn from_perf_name(young: &str) -> Collector {
+        match young {
+            "Copy" => Collector::Serial,
+            "PSScavenge" => Collector::Parallel,
+            name if name.starts_with("G1") => Collector::G1,
+            _ => Collector::Unmeasured,
+        }
+    }
 }
 
 /// Headroom: what no JVM flag bounds and the stress load does not show: page cache of files
@@ -403,7 +473,7 @@ mod tests {
     const GIB: u64 = 1 << 30;
 
     fn default_budget(limit: u64) -> HeapBudget {
-        budget(limit, &UserRegions::default(), Collector::Concurrent, None)
+        budget(limit, &UserRegions::default(), Collector::G1, None)
     }
 
     fn mib(budget: &HeapBudget, region: Region) -> u64 {
@@ -485,7 +555,7 @@ mod tests {
             let b = default_budget(limit_mib * MIB);
             assert!(b.heap_mib >= limit_mib * 3 / 10, "{b}");
             for region in Region::ALL {
-                let rule = region.rule(Collector::Concurrent);
+                let rule = region.rule(Collector::G1);
                 assert!(
                     mib(&b, region) >= rule.floor_mib,
                     "{} below its floor: {b}",
@@ -539,7 +609,7 @@ mod tests {
             code_cache: None,
             direct_memory: Some(MIB + 1),
         };
-        let b = budget(GIB, &user, Collector::Concurrent, None);
+        let b = budget(GIB, &user, Collector::G1, None);
         assert_eq!(
             b.region(Region::Metaspace),
             Some(&RegionSize {
@@ -555,30 +625,14 @@ mod tests {
 
     #[test]
     fn heap_percent_replaces_the_policy() {
-        let b = budget(
-            GIB,
-            &UserRegions::default(),
-            Collector::Concurrent,
-            Some(75.0),
-        );
+        let b = budget(GIB, &UserRegions::default(), Collector::G1, Some(75.0));
         assert_eq!(b.heap_mib, 768);
         assert_eq!(
-            budget(
-                GIB,
-                &UserRegions::default(),
-                Collector::Concurrent,
-                Some(150.0)
-            )
-            .heap_mib,
+            budget(GIB, &UserRegions::default(), Collector::G1, Some(150.0)).heap_mib,
             1536
         );
         assert!(b.to_string().contains("--heap-percent"), "{b}");
-        let tiny = budget(
-            GIB,
-            &UserRegions::default(),
-            Collector::Concurrent,
-            Some(0.1),
-        );
+        let tiny = budget(GIB, &UserRegions::default(), Collector::G1, Some(0.1));
         assert_eq!(
             (tiny.heap_mib, tiny.rule),
             (HEAP_MIN_MIB, HeapRule::Minimum)

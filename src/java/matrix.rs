@@ -5,11 +5,10 @@
 
 use super::budget::MIB;
 use super::decide::{CgroupFacts, Decision, Placed, Policy, decide};
-use super::userflags::{self, Knob, Sources, UserSettings, classify};
+use super::userflags::{self, FileRead, Knob, Sources, UserSettings, classify};
 use super::version::{JdkFacts, parse_version};
 use crate::limits::{Limit, Limits, Source, effective_cpus};
 use std::ffi::OsString;
-use std::io;
 use std::path::Path;
 
 const GIB: u64 = 1 << 30;
@@ -209,11 +208,11 @@ const USER_OPTIONS: &[&str] = &[
 /// The user's settings with `option` in `channel`, scanned as jwrap scans them.
 fn user_settings(facts: &JdkFacts, channel: Channel, option: &str) -> UserSettings {
     let argfile_text = option.to_string();
-    let read = move |path: &Path| -> io::Result<String> {
+    let read = move |path: &Path| -> FileRead {
         if path == Path::new("jvm.args") {
-            Ok(argfile_text.clone())
+            FileRead::Text(argfile_text.clone())
         } else {
-            Err(io::Error::new(io::ErrorKind::NotFound, "no such file"))
+            FileRead::Failed("no such file".to_string())
         }
     };
     let mut command: Vec<OsString> = Vec::new();

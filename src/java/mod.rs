@@ -23,7 +23,10 @@ use crate::config::Config;
 use decide::{CgroupFacts, Decision};
 use discover::{FoundBy, Jdk, VersionSource};
 use serde_json::{Value, json};
-use userflags::{Sources, UserSettings};
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+use userflags::{FileRead, Hidden, LAUNCHER_VARIABLES, Sources, UserSettings};
 
 /// Everything the Java decision needs that had to be read from the system.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,23 +53,108 @@ pub fn inspect(config: &Config, jdk: Jdk, detection: &Detection) -> JavaInputs {
     let command_line = (command_is_java || config.java_flags == crate::cli::JavaFlagsMode::Args)
         .then(|| config.command.get(1..).unwrap_or_default());
     let launcher_options = jdk.facts.has_launcher_options();
-    let sources = Sources {
-        java_tool_options: config.env.get_str("JAVA_TOOL_OPTIONS"),
-        jdk_java_options: config
+    // A byte that is not UTF-8 does not unset a variable: the JVM still reads the rest of it.
+    let text = |name: &str| {
+        config
             .env
-            .get_str("JDK_JAVA_OPTIONS")
-            .filter(|_| launcher_options),
+            .get(name)
+            .map(|value| value.to_string_lossy().into_owned())
+    };
+    let (tool_options, jdk_options, java_options) = (
+        text("JAVA_TOOL_OPTIONS"),
+        text("JDK_JAVA_OPTIONS").filter(|_| launcher_options),
+        text("_JAVA_OPTIONS"),
+    );
+    // A start script puts its variables on java's command line; `java` itself never reads them.
+    let launcher: Vec<(&'static str, String)> = if command_is_java {
+        Vec::new()
+    } else {
+        LAUNCHER_VARIABLES
+            .iter()
+            .filter_map(|(name, _)| Some((*name, text(name)?)))
+            .collect()
+    };
+    let sources = Sources {
+        java_tool_options: tool_options.as_deref(),
+        jdk_java_options: jdk_options.as_deref(),
         command_line,
-        java_options: config.env.get_str("_JAVA_OPTIONS"),
+        launcher: &launcher,
+        java_options: java_options.as_deref(),
         argfiles: launcher_options,
     };
-    let user = userflags::scan(&sources, &|path| std::fs::read_to_string(path));
+    let mut user = userflags::scan(&sources, &read_option_file);
+    if !command_is_java {
+        let program = config
+            .command
+            .first()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        user.hidden.insert(0, Hidden::Launcher(program));
+    }
     JavaInputs {
         jdk,
         command_is_java,
         user,
         cgroup: CgroupFacts::from_detection(detection),
     }
+}
+
+/// The most of an `@argfile` or options file jwrap reads: far above any real one (a long class
+/// path is a few hundred KiB), and a bound on what a wrong file can cost.
+const OPTION_FILE_CAP: u64 = 16 << 20;
+
+/// An `@argfile` or `-XX:VMOptionsFile` file, if it is a regular file: a pipe, FIFO or device
+/// is left unread for java, which reads it once (`@/dev/stdin`, `@<(…)`). The file is opened
+/// without blocking and checked again once open, so a FIFO put in its place is never waited on.
+fn read_option_file(path: &Path) -> FileRead {
+    let not_a_file = |kind: std::fs::FileType| -> Option<&'static str> {
+        if kind.is_file() {
+            None
+        } else if kind.is_fifo() {
+            Some("a pipe")
+        } else if kind.is_char_device() {
+            Some("a character device")
+        } else if kind.is_socket() {
+            Some("a socket")
+        } else if kind.is_block_device() {
+            Some("a block device")
+        } else {
+            Some("not a regular file")
+        }
+    };
+    let failed = |err: std::io::Error| FileRead::Failed(err.to_string());
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            if let Some(kind) = not_a_file(meta.file_type()) {
+                return FileRead::NotAFile(kind);
+            }
+        }
+        Err(err) => return failed(err),
+    }
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(err) => return failed(err),
+    };
+    match file.metadata() {
+        Ok(meta) => {
+            if let Some(kind) = not_a_file(meta.file_type()) {
+                return FileRead::NotAFile(kind);
+            }
+        }
+        Err(err) => return failed(err),
+    }
+    let mut bytes = Vec::new();
+    if let Err(err) = file.take(OPTION_FILE_CAP + 1).read_to_end(&mut bytes) {
+        return failed(err);
+    }
+    if bytes.len() as u64 > OPTION_FILE_CAP {
+        return FileRead::Failed(format!("larger than {} MiB", OPTION_FILE_CAP >> 20));
+    }
+    FileRead::Text(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// One line naming the JDK, its version and where the version came from.
