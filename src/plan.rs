@@ -125,6 +125,12 @@ fn heap_decided_by(java: &JavaInputs, flags: &[String], delivery: Delivery) -> H
     }
 }
 
+const TOOL_OPTIONS: &str = "JAVA_TOOL_OPTIONS";
+
+/// The kernel's limit on one argument or environment string, its NUL included
+/// (`MAX_ARG_STRLEN`, 32 pages of 4 KiB): a longer one fails exec with E2BIG.
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
 /// How the JVM flags reach the JVM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Delivery {
@@ -214,7 +220,28 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
                 }
             }
             value.push(flags.join(" "));
-            plan.env.push((OsString::from("JAVA_TOOL_OPTIONS"), value));
+            // `NAME=value` and its NUL must fit the kernel's bound on one string, or exec fails.
+            let entry = TOOL_OPTIONS.len() + 1 + value.len() + 1;
+            if entry > MAX_ARG_STRLEN {
+                plan.warn(&format!(
+                    "{TOOL_OPTIONS} would be {entry} bytes with jwrap's flags, over the kernel's \
+                     {MAX_ARG_STRLEN}-byte limit on one variable: left as it is, without \
+                     jwrap's {}",
+                    flags.join(" ")
+                ));
+                let decided_by = match heap_decided_by(java, &flags, delivery) {
+                    HeapDecidedBy::Jwrap { flag, .. } => HeapDecidedBy::JvmDefault {
+                        why: format!("{TOOL_OPTIONS} was too long to take jwrap's {flag}"),
+                    },
+                    other => other,
+                };
+                plan.heap = Some(JavaHeap {
+                    command_is_java: java.command_is_java,
+                    decided_by,
+                });
+                return;
+            }
+            plan.env.push((OsString::from(TOOL_OPTIONS), value));
             plan.reasons.push(
                 "flags delivered in JAVA_TOOL_OPTIONS, after what it already held".to_string(),
             );

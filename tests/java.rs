@@ -28,21 +28,21 @@ fn java_script(version_line: &str) -> String {
     )
 }
 
-fn write(path: &Path, text: &str) {
+pub(crate) fn write(path: &Path, text: &str) {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).unwrap();
     }
     fs::write(path, text).unwrap();
 }
 
-fn write_executable(path: &Path, text: &str) {
+pub(crate) fn write_executable(path: &Path, text: &str) {
     write(path, text);
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// A JDK at `home` whose `release` says `java_version` (no release file with `None`; then
 /// `java -version` prints `version_line`).
-fn fake_jdk(home: &Path, java_version: Option<&str>, version_line: &str) -> PathBuf {
+pub(crate) fn fake_jdk(home: &Path, java_version: Option<&str>, version_line: &str) -> PathBuf {
     if let Some(version) = java_version {
         write(
             &home.join("release"),
@@ -58,7 +58,7 @@ fn fake_jdk(home: &Path, java_version: Option<&str>, version_line: &str) -> Path
 
 /// A fake root: a cgroup v2 container (cgroupns=private) with a 1 GiB limit and a quota of
 /// `cpus` on a 4-CPU host, or the same as cgroup v1.
-fn fake_root(dir: &Path, v2: bool, cpus: u32) -> PathBuf {
+pub(crate) fn fake_root(dir: &Path, v2: bool, cpus: u32) -> PathBuf {
     let root = dir.join("root");
     write(
         &root.join("proc/meminfo"),
@@ -107,7 +107,12 @@ fn fake_root(dir: &Path, v2: bool, cpus: u32) -> PathBuf {
 
 /// jwrap (`info --json` with `info`) with a fake root, a PATH that finds java only in
 /// `path_dirs`, and no Java variables but `env`.
-fn jwrap_in(info: bool, root: &Path, path_dirs: &[&Path], env: &[(&str, &str)]) -> Command {
+pub(crate) fn jwrap_in(
+    info: bool,
+    root: &Path,
+    path_dirs: &[&Path],
+    env: &[(&str, &str)],
+) -> Command {
     let mut command = jwrap();
     if info {
         command.args(["info", "--json"]);
@@ -122,7 +127,7 @@ fn jwrap_in(info: bool, root: &Path, path_dirs: &[&Path], env: &[(&str, &str)]) 
     command
 }
 
-fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     let output = command.output().unwrap();
     assert!(
         output.status.success(),
@@ -135,7 +140,7 @@ fn run(command: &mut Command) -> Output {
 }
 
 /// The fake java's arguments and JAVA_TOOL_OPTIONS, as it printed them.
-fn printed(output: &Output) -> (Vec<String>, String) {
+pub(crate) fn printed(output: &Output) -> (Vec<String>, String) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let args = stdout
         .lines()
@@ -150,12 +155,12 @@ fn printed(output: &Output) -> (Vec<String>, String) {
     (args, tool_options)
 }
 
-fn info_json(command: &mut Command) -> Value {
+pub(crate) fn info_json(command: &mut Command) -> Value {
     let output = run(command);
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn flags(info: &Value) -> Vec<String> {
+pub(crate) fn flags(info: &Value) -> Vec<String> {
     info["jvm_flags"]
         .as_array()
         .unwrap()
