@@ -216,13 +216,23 @@ fn spawn(
     }
 }
 
+/// Work the loop does now and then while the main child runs (the check of what a JVM runs
+/// with): `due` says when, `run` does it with the main child's pid. The loop only calls it at
+/// its time and knows nothing else of it.
+pub trait Periodic {
+    fn due(&self) -> Option<Instant>;
+    fn run(&mut self, child: i32);
+}
+
 /// Run the command under the init and return how it ended, once it and what it left behind
-/// are gone (or have been killed after `--drain-timeout`).
-pub fn run(
+/// are gone (or have been killed after `--drain-timeout`). `periodic`, if any, is called at its
+/// times while the main child runs.
+pub fn run<'a>(
     argv: &[OsString],
     env: &[(OsString, OsString)],
-    supervision: &Supervision,
+    supervision: &'a Supervision,
     inherited: &Inherited,
+    periodic: Option<&'a mut dyn Periodic>,
 ) -> Result<ChildExit, SpawnError> {
     let own_pid = getpid().as_raw();
     let is_pid1 = own_pid == 1;
@@ -259,6 +269,7 @@ pub fn run(
         if is_pid1 { " (jwrap is PID 1)" } else { "" }
     ));
     let mut supervisor = Supervisor::new(child, supervision, own_pid, signals);
+    supervisor.periodic = periodic;
     if parent_died {
         if let Some(signal) = supervision.pdeath_signal {
             log::info("the parent was gone before jwrap started watching it");
@@ -346,6 +357,8 @@ struct Supervisor<'a> {
     release_pages_at: Option<Instant>,
     /// Forward errors already reported, so a signal storm cannot flood stderr.
     reported: HashSet<i32>,
+    /// Called at its times while the main child runs (`Periodic`).
+    periodic: Option<&'a mut dyn Periodic>,
 }
 
 const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
@@ -384,6 +397,7 @@ impl<'a> Supervisor<'a> {
             no_children: false,
             release_pages_at: Some(Instant::now() + START_UP_PAGES_HELD),
             reported: HashSet::new(),
+            periodic: None,
         }
     }
 
@@ -427,6 +441,7 @@ impl<'a> Supervisor<'a> {
             self.drain_until,
             rescan,
             self.release_pages_at,
+            self.periodic_due(),
         ]
         .into_iter()
         .flatten()
@@ -574,8 +589,21 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// When the periodic work is next due: only while the main child runs.
+    fn periodic_due(&self) -> Option<Instant> {
+        self.exit
+            .is_none()
+            .then(|| self.periodic.as_ref()?.due())
+            .flatten()
+    }
+
     fn fire_deadlines(&mut self) {
         let now = Instant::now();
+        if self.periodic_due().is_some_and(|at| now >= at) {
+            if let Some(periodic) = self.periodic.as_mut() {
+                periodic.run(self.child.as_raw());
+            }
+        }
         if self.release_pages_at.is_some_and(|at| now >= at) {
             self.release_pages_at = None;
             release_start_up_pages();

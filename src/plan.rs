@@ -8,6 +8,7 @@
 use crate::cli::JavaFlagsMode;
 use crate::config::{Action, Config};
 use crate::java::decide::{self, Policy};
+use crate::java::ranwith::Expected;
 use crate::java::userflags::Knob;
 use crate::java::{self, JavaInputs};
 use crate::limits::Limits;
@@ -30,6 +31,9 @@ pub struct Plan {
     /// What decided the JVM's maximum heap (`None` when no JDK is involved): what the
     /// explanation of an out-of-memory kill tells the user.
     pub heap: Option<JavaHeap>,
+    /// What the JVMs COMMAND runs should run with, for the check of what ran (`None` when no
+    /// JDK is involved).
+    pub expected_jvm: Option<Expected>,
 }
 
 /// What decided the maximum heap of the JVM that COMMAND is or starts.
@@ -186,6 +190,15 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
         command_is_java: java.command_is_java,
         decided_by: heap_decided_by(java, &flags, delivery),
     });
+    plan.expected_jvm = Some(Expected {
+        collectors: decision.collectors.clone(),
+        budget_heap_mib: decision.budget.as_ref().map(|b| b.heap_mib),
+        jwrap_heap_flag: flags
+            .iter()
+            .find(|f| f.starts_with("-Xmx"))
+            .filter(|_| delivery != Delivery::Off)
+            .cloned(),
+    });
     if flags.is_empty() {
         return;
     }
@@ -239,6 +252,9 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
                     command_is_java: java.command_is_java,
                     decided_by,
                 });
+                if let Some(expected) = plan.expected_jvm.as_mut() {
+                    expected.jwrap_heap_flag = None;
+                }
                 return;
             }
             plan.env.push((OsString::from(TOOL_OPTIONS), value));

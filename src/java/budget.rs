@@ -231,12 +231,16 @@ impl Collector {
     }
 
     /// The collector HotSpot names in its performance data (`sun.gc.collector.0.name`, the young
-    /// generation's: `Copy`, `PSScavenge`, `G1 Young Generation` or `G1 incremental collections`).
+    /// generation's): `Serial young collection pauses` (JDK 17+) or `Copy` before,
+    /// `Parallel young collection pauses` or `PSScavenge`, `G1 young collection pauses` or
+    /// `G1 incremental collections`.
     pub fn from_perf_name(young: &str) -> Collector {
         match young {
             "Copy" => Collector::Serial,
             "PSScavenge" => Collector::Parallel,
-            name if name.starts_with("G1") => Collector::G1,
+            name if name.starts_with("Serial ") => Collector::Serial,
+            name if name.starts_with("Parallel ") => Collector::Parallel,
+            name if name.starts_with("G1 ") => Collector::G1,
             _ => Collector::Unmeasured,
         }
     }

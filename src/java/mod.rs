@@ -12,6 +12,8 @@
 pub mod budget;
 pub mod decide;
 pub mod discover;
+pub mod hsperf;
+pub mod ranwith;
 pub mod userflags;
 pub mod version;
 
