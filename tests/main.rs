@@ -9,6 +9,7 @@ mod examples;
 mod init;
 mod java;
 mod jvm_real;
+mod jvmcheck;
 mod launchers;
 mod oom;
 mod parsers;

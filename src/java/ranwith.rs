@@ -41,15 +41,18 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// `None` until the JVM has written both its collector and its options (it adds entries
+    /// while it starts).
     pub fn from_perf(pid: i32, name: String, data: &PerfData) -> Option<Observed> {
         let collector_name = data.collector_name()?.to_string();
+        let jvm_args = data.jvm_args()?.to_string();
         Some(Observed {
             pid,
             name,
             collector: Collector::from_perf_name(&collector_name),
             collector_name,
             max_heap_mib: data.max_heap().map(|b| b / MIB),
-            jvm_args: data.jvm_args().unwrap_or_default().to_string(),
+            jvm_args,
         })
     }
 
