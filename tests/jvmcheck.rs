@@ -35,13 +35,16 @@ fn start_jvm(programs: &Path, options: &[&str]) -> Jvm {
         .expect("start java"))
 }
 
-/// The JVM's performance data once it names its collector (the JVM writes it while starting).
+/// The JVM's performance data once it has started (it writes the file while starting).
 fn perf_data(pid: i32) -> hsperf::PerfData {
     let started = Instant::now();
     loop {
         if let Some(path) = hsperf::find(Path::new("/tmp"), pid) {
             if let Ok(data) = hsperf::read(&path) {
-                if data.collector_name().is_some() && data.jvm_args().is_some() {
+                if data
+                    .long("sun.rt.createVmEndTime")
+                    .is_some_and(|end| end > 0)
+                {
                     return data;
                 }
             }
@@ -87,6 +90,8 @@ fn real_jvms_report_their_collector_heap_and_options() {
 
 /// A performance data file of `entries` (name, value), in either byte order.
 fn encode(little: bool, entries: &[(&str, Value)]) -> Vec<u8> {
+    let mut entries = entries.to_vec();
+    entries.push(("sun.rt.createVmEndTime", Value::Long(1)));
     let int = |v: i32| {
         if little {
             v.to_le_bytes()
@@ -95,7 +100,7 @@ fn encode(little: bool, entries: &[(&str, Value)]) -> Vec<u8> {
         }
     };
     let mut body = Vec::new();
-    for (name, value) in entries {
+    for (name, value) in &entries {
         let mut entry = Vec::new();
         let name_at = 20;
         let mut name_bytes = name.as_bytes().to_vec();
@@ -170,7 +175,8 @@ fn the_parser_reads_either_byte_order_and_refuses_what_is_not_perf_data() {
     assert_eq!(hsperf::parse(&bad), Err(ParseError::BadByteOrder(7)));
     // Cut in the middle of the entries (a JVM still writing): the whole entries before the cut.
     let cut = hsperf::parse(&good[..good.len() - 20]).unwrap();
-    assert!(cut.entries.len() < entries.len());
+    assert!(cut.entries.len() <= entries.len());
+    assert!(cut.long("sun.rt.createVmEndTime").is_none());
     // An entry pointing far outside: an error or fewer entries, never a panic.
     let mut wild = good.clone();
     wild[32 + 4..32 + 8].copy_from_slice(&i32::MAX.to_le_bytes());
@@ -317,4 +323,31 @@ fn jwrap_warns_at_once_about_a_jvm_that_got_none_of_its_flags() {
     let (when, text) = warnings[0];
     assert!(*when < Duration::from_secs(5), "late: {when:?}");
     assert!(text.contains("none of jwrap's flags"), "{text}");
+}
+
+/// A JVM that runs as planned (COMMAND is java, jwrap's flags on its command line) gets no
+/// warning, however early the watch reads its performance data.
+#[test]
+fn no_warning_for_a_jvm_that_runs_as_planned() {
+    let programs = match java_programs() {
+        Ok(dir) => dir,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let output = jwrap()
+        .args(["--memory-limit", "256m", "--cpus", "1", "--", "java", "-cp"])
+        .arg(&programs)
+        .args(["Idle", "3000"])
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("no JDK") {
+        eprintln!("skipped: jwrap found no JDK: {stderr}");
+        return;
+    }
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("does not run as planned"), "{stderr}");
 }

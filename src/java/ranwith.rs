@@ -41,9 +41,15 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// `None` until the JVM has written both its collector and its options (it adds entries
-    /// while it starts).
+    /// `None` until the JVM has finished starting (`sun.rt.createVmEndTime` set): it adds and
+    /// fills entries while it starts, and its options may be read half-written before that.
     pub fn from_perf(pid: i32, name: String, data: &PerfData) -> Option<Observed> {
+        if data
+            .long("sun.rt.createVmEndTime")
+            .is_none_or(|end| end <= 0)
+        {
+            return None;
+        }
         let collector_name = data.collector_name()?.to_string();
         let jvm_args = data.jvm_args()?.to_string();
         Some(Observed {
