@@ -17,3 +17,4 @@ mod readme;
 mod real_cgroup;
 mod realcg;
 mod runtimes;
+mod servers;
