@@ -9,6 +9,8 @@
 //! (G1, Parallel, Serial, a heap, a RAM percentage, nothing; container-blind and aware) on each
 //! server at least once across 256 and 512 MiB. `JWRAP_SERVER_REQUESTS` sets the load per
 //! variant (default 20000); `JWRAP_SERVER_VARIANTS` a comma-separated subset of row numbers.
+//! Minutes long, so it runs only with `JWRAP_SERVER_TESTS=1`, as its own step of
+//! scripts/test.sh.
 //! Needs root, cgroup v1, a JDK, `ab`, and the Debian packages tomcat10 and jetty9
 //! (scripts/setup.sh); skips with a message otherwise.
 
@@ -346,6 +348,12 @@ fn run_variant(
 }
 
 fn missing_tools() -> Option<String> {
+    if std::env::var_os("JWRAP_SERVER_TESTS").is_none() {
+        return Some(
+            "a step of its own in scripts/test.sh (minutes long): set JWRAP_SERVER_TESTS=1"
+                .to_string(),
+        );
+    }
     if !is_root() {
         return Some("needs root".to_string());
     }
