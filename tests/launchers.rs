@@ -329,7 +329,7 @@ fn blindness_and_ram_percentage_from_a_launcher_variable() {
 
 #[test]
 fn a_users_heap_above_the_budget_is_warned_about_never_overridden() {
-    for (option, warned) in [("-Xmx300m", true), ("-Xmx100m", false)] {
+    for (option, warned) in [("-Xmx300m", true), ("-Xmx64m", false)] {
         let user = settings(
             Program::Script,
             &[("CATALINA_OPTS", option)],

@@ -123,7 +123,7 @@ struct Rule {
 /// clear message; an app that needs more sets -XX:MaxMetaspaceSize and jwrap budgets for it.
 const METASPACE: Rule = Rule {
     base_mib: 20,
-    per_mille: 25,
+    per_mille: 15,
     floor_mib: 24,
     cap_mib: 256,
 };
@@ -160,8 +160,8 @@ const THREAD_STACKS: Rule = Rule {
 
 /// GC with G1: remembered sets, card table, mark bitmaps, grows with the heap, so no cap.
 const GC_G1: Rule = Rule {
-    base_mib: 38,
-    per_mille: 30,
+    base_mib: 39,
+    per_mille: 22,
     floor_mib: 0,
     cap_mib: u64::MAX,
 };
@@ -185,7 +185,7 @@ const GC_SERIAL: Rule = Rule {
 
 /// The JIT compilers' arenas: C2 compiling a large method takes tens of MiB for a moment.
 const COMPILER: Rule = Rule {
-    base_mib: 26,
+    base_mib: 18,
     per_mille: 20,
     floor_mib: 0,
     cap_mib: 128,
@@ -193,7 +193,7 @@ const COMPILER: Rule = Rule {
 
 /// Symbols, the shared class archive, internal tables.
 const NATIVE: Rule = Rule {
-    base_mib: 18,
+    base_mib: 17,
     per_mille: 0,
     floor_mib: 0,
     cap_mib: u64::MAX,
@@ -604,7 +604,7 @@ mod tests {
         let b = default_budget(64 * MIB);
         assert_eq!(b.rule, HeapRule::Minimum);
         assert_eq!(b.heap_mib, HEAP_MIN_MIB);
-        let cramped = default_budget(220 * MIB);
+        let cramped = default_budget(200 * MIB);
         assert_eq!(cramped.rule, HeapRule::Cramped, "{cramped}");
         assert!(
             cramped.to_string().contains("all that is safe"),
