@@ -198,12 +198,21 @@ fn observed(collector: Collector, heap: u64, args: &str) -> Observed {
     }
 }
 
+/// (collectors planned, budget MiB, jwrap's -Xmx, what ran, words of the warning).
+type PlanCase = (
+    &'static [Collector],
+    u64,
+    Option<&'static str>,
+    Observed,
+    &'static [&'static str],
+);
+
 /// What ran against the plan, as a table: (collectors planned, budget, jwrap's -Xmx, what ran)
 /// → the words the one warning must hold (none: no warning).
 #[test]
 fn what_ran_against_the_plan() {
     use Collector::*;
-    let cases: &[(&[Collector], u64, Option<&str>, Observed, &[&str])] = &[
+    let cases: &[PlanCase] = &[
         (
             &[Serial],
             116,

@@ -161,12 +161,22 @@ fn catalina_opts_comes_after_java_opts_and_wins() {
     assert_eq!(heap_flag(&d), None);
 }
 
+/// (JDK, limit bytes, CPUs, COMMAND, the user's (variable, option), collectors expected).
+type CollectorCase = (
+    &'static str,
+    u64,
+    u32,
+    Program,
+    &'static [(&'static str, &'static str)],
+    &'static [Collector],
+);
+
 /// The collector rule, as a table: JDK, limit, CPUs, COMMAND, the user's settings (variable,
 /// option) → the collectors the budget allows for.
 #[test]
 fn the_collector_the_budget_is_for() {
     use Collector::*;
-    let cases: &[(&str, u64, u32, Program, &[(&str, &str)], &[Collector])] = &[
+    let cases: &[CollectorCase] = &[
         // Known channels only: the JVM's ergonomics.
         ("17.0.15", 256 * MIB, 1, Program::Java, &[], &[Serial]),
         ("17.0.15", 512 * MIB, 2, Program::Java, &[], &[Serial]),
