@@ -226,6 +226,9 @@ pub fn summary(inputs: &JavaInputs, decision: &Decision, delivery: &str) -> Valu
         "sees_cpus": view.and_then(|v| v.cpus),
         "heap_budget": budget,
         "user_settings": inputs.user.settings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "unseen_options": inputs.user.hidden.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "collectors": decision.collectors.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "users_heap_mib": decision.users_heap.as_ref().map(|(mib, _)| *mib),
         "delivery": delivery,
     })
 }
