@@ -152,6 +152,14 @@ sampler() {
     sleep 2
   done
 }
+# Tomcat listens before its application is deployed: wait for the page itself (it is compiled
+# on the first request).
+for _ in $(seq 240); do
+  answer=$( (exec 3<>"/dev/tcp/127.0.0.1/$PORT" && printf 'GET %s HTTP/1.0\r\n\r\n' "$path" >&3 && head -c 12 <&3) 2>/dev/null)
+  [[ $answer == "HTTP/1.1 200" ]] && break
+  kill -0 $top 2>/dev/null || break
+  sleep 1
+done
 rps=0 failed=-1
 if [[ -n $java_pid ]] && kill -0 $top 2>/dev/null; then
   [[ ${NMT:-0} == 1 ]] && { sampler & sampler_pid=$!; }

@@ -201,13 +201,24 @@ fn find_jvm(group: &RealCgroup, child: &mut Child, within: Duration) -> Result<O
     Err("no JVM with performance data in the group".to_string())
 }
 
-fn wait_for_port(port: u16, within: Duration) -> bool {
+/// Wait until the page answers 200: Tomcat listens before its application is deployed, and
+/// compiles the page on the first request.
+fn wait_for_page(port: u16, page: &str, within: Duration) -> bool {
+    use std::io::{Read, Write};
     let started = Instant::now();
     while started.elapsed() < within {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+            let request = format!("GET {page} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+            let mut answer = String::new();
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_string(&mut answer).is_ok()
+                && answer.starts_with("HTTP/1.1 200")
+            {
+                return true;
+            }
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(200));
     }
     false
 }
@@ -273,7 +284,7 @@ fn run_variant(
     };
     let jvm = find_jvm(&group, &mut child, Duration::from_secs(120))
         .map_err(|e| format!("{e}\n{}", tail(log_text())))?;
-    if !wait_for_port(port, Duration::from_secs(180)) {
+    if !wait_for_page(port, page, Duration::from_secs(240)) {
         let _ = child.kill();
         return Err(format!("the server did not listen\n{}", tail(log_text())));
     }
