@@ -360,3 +360,59 @@ fn no_warning_for_a_jvm_that_runs_as_planned() {
     assert!(output.status.success(), "{stderr}");
     assert!(!stderr.contains("does not run as planned"), "{stderr}");
 }
+
+/// The OOM explanation with what the JVM reported: it names the java process a script ran, its
+/// real heap and the option that set it, and advises lowering that option.
+#[test]
+fn the_oom_explanation_uses_what_the_jvm_ran_with() {
+    use jwrap::cgroup::events::{Count, MemoryEvents};
+    use jwrap::init::ChildExit;
+    use jwrap::limits::{Limit, Source};
+    use jwrap::oom::{Death, explain};
+    use jwrap::plan::{HeapDecidedBy, JavaHeap};
+    let events = |kills: u64| MemoryEvents {
+        oom_kills: Some(Count {
+            value: kills,
+            path: "/sys/fs/cgroup/memory.events".to_string(),
+        }),
+        limit_hits: None,
+        peak: None,
+    };
+    let (before, after) = (events(0), events(1));
+    let limit = Limit::Set {
+        value: 256 << 20,
+        source: Source::file("/sys/fs/cgroup/memory.max", "268435456"),
+    };
+    let heap = JavaHeap {
+        command_is_java: false,
+        decided_by: HeapDecidedBy::Jwrap {
+            flag: "-Xmx90m".to_string(),
+            delivery: "JAVA_TOOL_OPTIONS".to_string(),
+        },
+    };
+    let ran = observed(Collector::G1, 300, "-Xmx90m -XX:+UseG1GC -Xmx300m");
+    let text = explain(&Death {
+        exit: ChildExit::Signaled(libc::SIGKILL),
+        program: "/usr/share/tomcat10/bin/catalina.sh",
+        before: Some(&before),
+        after: Some(&after),
+        enforced: &limit,
+        sized_for: &limit,
+        heap: Some(&heap),
+        heap_percent: None,
+        jvm: Some(&ran),
+    })
+    .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "java (pid 42, the JVM that /usr/share/tomcat10/bin/catalina.sh ran) was killed"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Heap: up to 300 MiB with G1 (from -Xmx300m, not jwrap's)"),
+        "{text}"
+    );
+    assert!(text.contains("To fix: lower -Xmx300m"), "{text}");
+}
