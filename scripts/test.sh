@@ -4,7 +4,8 @@
 # binaries (amd64 and arm64), then the real-environment suites (the release and the arm64 binary
 # under QEMU user emulation, an OCI container, QEMU guests). CI runs exactly this.
 #
-# Usage: scripts/test.sh [--quick]   (--quick skips the static build and the real-environment suites)
+# Usage: scripts/test.sh [--quick]   (--quick skips the static build, the real servers and the
+#                                    real-environment suites)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +46,13 @@ step "static binaries"
 scripts/build-static.sh
 # The static binary links musl, whose execvp differs from glibc's: the same faults again.
 scripts/fault-inject.sh target/jwrap-static
+
+# Real servers (tests/servers.rs): Tomcat, Jetty and a JDK-only service under jwrap in real
+# cgroups, 12 variants in sequence under 20000 requests each, on 2 CPUs. Bounded at 30 min;
+# about 15 min on an otherwise idle 2-core machine.
+step "real servers under load (tests/servers.rs)"
+JWRAP_SERVER_TESTS=1 timeout 1800 cargo nextest run --no-fail-fast --no-capture \
+  -E 'test(/^servers::/)'
 
 for suite in tests/release/run.sh tests/oci/run.sh tests/vm/run.sh; do
   if [[ -x $suite ]]; then

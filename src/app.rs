@@ -6,6 +6,7 @@ use crate::cli;
 use crate::config::{self, Action, Config, Environment};
 use crate::init::{self, Inherited};
 use crate::java;
+use crate::java::ranwith::{Observed, Watch};
 use crate::limits::{self, Limits};
 use crate::log;
 use crate::oom;
@@ -120,7 +121,16 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     }
     // Read before the child exists, so that a kill during the run shows as a rise.
     let events_before = cgroup::events::read_baseline(&config.root, &detection);
-    let code = match init::run(&plan.argv, &plan.env, &config.supervision, inherited) {
+    // When a JDK is involved: the check of what the JVMs really run with.
+    let mut watch = plan.expected_jvm.clone().map(Watch::new);
+    let periodic = watch.as_mut().map(|w| w as &mut dyn init::Periodic);
+    let code = match init::run(
+        &plan.argv,
+        &plan.env,
+        &config.supervision,
+        inherited,
+        periodic,
+    ) {
         Ok(exit) => {
             explain_oom_kill(
                 config,
@@ -129,6 +139,7 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
                 &plan,
                 exit,
                 events_before.as_ref(),
+                watch.as_ref().and_then(Watch::main_jvm),
             );
             init::exit_code(exit, &config.supervision.success_exits)
         }
@@ -176,6 +187,7 @@ fn explain_oom_kill(
     plan: &Plan,
     exit: init::ChildExit,
     before: Option<&MemoryEvents>,
+    jvm: Option<&Observed>,
 ) {
     if !oom::killed(exit) {
         return;
@@ -195,6 +207,7 @@ fn explain_oom_kill(
         sized_for: &limits.memory,
         heap: plan.heap.as_ref(),
         heap_percent: config.heap_percent,
+        jvm,
     };
     if let Some(text) = oom::explain(&death) {
         log::notice_lines(&text.lines().collect::<Vec<_>>());

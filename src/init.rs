@@ -194,13 +194,23 @@ fn owns_terminal() -> bool {
         && nix::unistd::tcgetpgrp(stdin.as_fd()).is_ok_and(|group| group == getpgrp())
 }
 
+/// Work the loop does now and then while the main child runs (the check of what a JVM runs
+/// with): `due` says when, `run` does it with the main child's pid. The loop only calls it at
+/// its time and knows nothing else of it.
+pub trait Periodic {
+    fn due(&self) -> Option<Instant>;
+    fn run(&mut self, child: i32);
+}
+
 /// Run the command under the init and return how it ended, once it and what it left behind
-/// are gone (or have been killed after `--drain-timeout`).
-pub fn run(
+/// are gone (or have been killed after `--drain-timeout`). `periodic`, if any, is called at its
+/// times while the main child runs.
+pub fn run<'a>(
     argv: &[OsString],
     env: &[(OsString, OsString)],
-    supervision: &Supervision,
+    supervision: &'a Supervision,
     inherited: &Inherited,
+    periodic: Option<&'a mut dyn Periodic>,
 ) -> Result<ChildExit, SpawnError> {
     let own_pid = getpid().as_raw();
     let is_pid1 = own_pid == 1;
@@ -246,6 +256,7 @@ pub fn run(
         if is_pid1 { " (jwrap is PID 1)" } else { "" }
     ));
     let mut supervisor = Supervisor::new(child, supervision, own_pid, signals, job_control);
+    supervisor.periodic = periodic;
     if parent_died {
         if let Some(signal) = supervision.pdeath_signal {
             log::info("the parent was gone before jwrap started watching it");
@@ -306,6 +317,8 @@ struct Supervisor<'a> {
     group_holders: Vec<i32>,
     /// Forward errors already reported, so a signal storm cannot flood stderr.
     reported: HashSet<i32>,
+    /// Called at its times while the main child runs (`Periodic`).
+    periodic: Option<&'a mut dyn Periodic>,
 }
 
 const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
@@ -343,6 +356,7 @@ impl<'a> Supervisor<'a> {
             children: Children::default(),
             group_holders: Vec::new(),
             reported: HashSet::new(),
+            periodic: None,
         }
     }
 
@@ -385,6 +399,7 @@ impl<'a> Supervisor<'a> {
             self.held_term.map(|(at, _)| at),
             self.drain_until,
             rescan,
+            self.periodic_due(),
         ]
         .into_iter()
         .flatten()
@@ -590,8 +605,21 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// When the periodic work is next due: only while the main child runs.
+    fn periodic_due(&self) -> Option<Instant> {
+        self.exit
+            .is_none()
+            .then(|| self.periodic.as_ref()?.due())
+            .flatten()
+    }
+
     fn fire_deadlines(&mut self) {
         let now = Instant::now();
+        if self.periodic_due().is_some_and(|at| now >= at) {
+            if let Some(periodic) = self.periodic.as_mut() {
+                periodic.run(self.child.as_raw());
+            }
+        }
         if let Some((at, signal)) = self.held_term {
             if now >= at {
                 self.held_term = None;

@@ -8,6 +8,7 @@
 
 use crate::cgroup::events::{Count, MemoryEvents};
 use crate::init::ChildExit;
+use crate::java::ranwith::Observed;
 use crate::limits::Limit;
 use crate::plan::{HeapDecidedBy, JavaHeap};
 use crate::units::human_bytes;
@@ -36,6 +37,8 @@ pub struct Death<'a> {
     pub heap: Option<&'a JavaHeap>,
     /// `--heap-percent`, when given.
     pub heap_percent: Option<f64>,
+    /// What the JVM really ran with, read from its performance data while it ran.
+    pub jvm: Option<&'a Observed>,
 }
 
 /// What shows that the OOM killer acted.
@@ -89,7 +92,7 @@ pub fn explain(death: &Death<'_>) -> Option<String> {
         return None;
     }
     let evidence = evidence(death.before?, death.after?, death.enforced)?;
-    let program = crate::log::escape(death.program);
+    let program = crate::log::escape(&killed_name(death));
     let mut lines = Vec::new();
     match &evidence {
         Evidence::Kills { before, after } => lines.push(format!(
@@ -141,7 +144,35 @@ pub fn explain(death: &Death<'_>) -> Option<String> {
     Some(lines.join("\n"))
 }
 
+/// Who was killed: COMMAND, or the JVM it ran when that is another program (`catalina.sh`
+/// execs or starts `java`).
+fn killed_name(death: &Death<'_>) -> String {
+    let program = death.program;
+    match death.jvm {
+        Some(jvm) if !program.ends_with(&jvm.name) => {
+            format!("{} (pid {}, the JVM that {program} ran)", jvm.name, jvm.pid)
+        }
+        _ => program.to_string(),
+    }
+}
+
 fn heap_line(death: &Death<'_>) -> String {
+    if let Some(jvm) = death.jvm {
+        if let Some(heap) = jvm.max_heap_mib {
+            let from = match (jvm.heap_option(), death.heap.map(|h| &h.decided_by)) {
+                (Some(option), Some(HeapDecidedBy::Jwrap { flag, .. })) if option == flag => {
+                    format!("{option}, set by jwrap")
+                }
+                (Some(option), _) => format!("{option}, not jwrap's"),
+                (None, _) => "the JVM's own default: it got no heap option".to_string(),
+            };
+            return format!(
+                "Heap: up to {heap} MiB with {} (from {from}), as the JVM itself reported while \
+                 it ran.",
+                jvm.collector.name()
+            );
+        }
+    }
     let program = death.program;
     let percent = death
         .heap_percent
@@ -179,6 +210,18 @@ fn heap_line(death: &Death<'_>) -> String {
 
 fn advice(death: &Death<'_>) -> String {
     let raise = "or give the container a larger memory limit";
+    let jwrap_flag = match death.heap.map(|h| &h.decided_by) {
+        Some(HeapDecidedBy::Jwrap { flag, .. }) => Some(flag.as_str()),
+        _ => None,
+    };
+    if let Some(option) = death.jvm.and_then(Observed::heap_option) {
+        if Some(option) != jwrap_flag {
+            return format!(
+                "To fix: lower {option} (or remove it and let jwrap size the heap), use fewer \
+                 threads, {raise}."
+            );
+        }
+    }
     let Some(heap) = death.heap.filter(|heap| heap.command_is_java) else {
         let jvm = match death.heap.map(|heap| &heap.decided_by) {
             Some(HeapDecidedBy::Jwrap { .. }) => "; for a JVM it starts, a lower --heap-percent",
@@ -258,6 +301,7 @@ mod tests {
         sized_for: Limit<u64>,
         heap: Option<JavaHeap>,
         heap_percent: Option<f64>,
+        jvm: Option<Observed>,
     }
 
     impl Case {
@@ -270,6 +314,7 @@ mod tests {
                 sized_for: limit(256 * MIB),
                 heap: None,
                 heap_percent: None,
+                jvm: None,
             }
         }
 
@@ -283,6 +328,7 @@ mod tests {
                 sized_for: &self.sized_for,
                 heap: self.heap.as_ref(),
                 heap_percent: self.heap_percent,
+                jvm: self.jvm.as_ref(),
             })
         }
     }
@@ -362,6 +408,7 @@ mod tests {
             sized_for: &limit(MIB),
             heap: None,
             heap_percent: None,
+            jvm: None,
         };
         assert_eq!(explain(&death), None);
     }

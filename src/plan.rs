@@ -8,6 +8,7 @@
 use crate::config::JavaFlagsMode;
 use crate::config::{Action, Config};
 use crate::java::decide::{self, Policy};
+use crate::java::ranwith::Expected;
 use crate::java::{self, JavaInputs};
 use crate::limits::Limits;
 use crate::runtimes;
@@ -29,6 +30,9 @@ pub struct Plan {
     /// What decided the JVM's maximum heap (`None` when no JDK is involved): what the
     /// explanation of an out-of-memory kill tells the user.
     pub heap: Option<JavaHeap>,
+    /// What the JVMs COMMAND runs should run with, for the check of what ran (`None` when no
+    /// JDK is involved).
+    pub expected_jvm: Option<Expected>,
 }
 
 /// What decided the maximum heap of the JVM that COMMAND is or starts.
@@ -159,6 +163,12 @@ fn heap_decided_by(java: &JavaInputs, flags: &[String], delivery: Delivery) -> H
     }
 }
 
+const TOOL_OPTIONS: &str = "JAVA_TOOL_OPTIONS";
+
+/// The kernel's limit on one argument or environment string, its NUL included
+/// (`MAX_ARG_STRLEN`, 32 pages of 4 KiB): a longer one fails exec with E2BIG.
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
 /// How the JVM flags reach the JVM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Delivery {
@@ -215,6 +225,15 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
         command_is_java: java.command_is_java,
         decided_by: heap_decided_by(java, &flags, delivery),
     });
+    plan.expected_jvm = Some(Expected {
+        collectors: decision.collectors.clone(),
+        budget_heap_mib: decision.budget.as_ref().map(|b| b.heap_mib),
+        jwrap_heap_flag: flags
+            .iter()
+            .find(|f| f.starts_with("-Xmx"))
+            .filter(|_| delivery != Delivery::Off)
+            .cloned(),
+    });
     if flags.is_empty() {
         return;
     }
@@ -246,7 +265,31 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
                 }
             }
             value.push(flags.join(" "));
-            plan.env.push((OsString::from("JAVA_TOOL_OPTIONS"), value));
+            // `NAME=value` and its NUL must fit the kernel's bound on one string, or exec fails.
+            let entry = TOOL_OPTIONS.len() + 1 + value.len() + 1;
+            if entry > MAX_ARG_STRLEN {
+                plan.warn(format!(
+                    "{TOOL_OPTIONS} would be {entry} bytes with jwrap's flags, over the kernel's \
+                     {MAX_ARG_STRLEN}-byte limit on one variable: left as it is, without \
+                     jwrap's {}",
+                    flags.join(" ")
+                ));
+                let decided_by = match heap_decided_by(java, &flags, delivery) {
+                    HeapDecidedBy::Jwrap { flag, .. } => HeapDecidedBy::JvmDefault {
+                        why: format!("{TOOL_OPTIONS} was too long to take jwrap's {flag}"),
+                    },
+                    other => other,
+                };
+                plan.heap = Some(JavaHeap {
+                    command_is_java: java.command_is_java,
+                    decided_by,
+                });
+                if let Some(expected) = plan.expected_jvm.as_mut() {
+                    expected.jwrap_heap_flag = None;
+                }
+                return;
+            }
+            plan.env.push((OsString::from(TOOL_OPTIONS), value));
             plan.note("flags delivered in JAVA_TOOL_OPTIONS, after what it already held");
         }
     }

@@ -28,14 +28,14 @@ fn java_script(version_line: &str) -> String {
     )
 }
 
-fn write(path: &Path, text: &str) {
+pub(crate) fn write(path: &Path, text: &str) {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).unwrap();
     }
     fs::write(path, text).unwrap();
 }
 
-fn write_executable(path: &Path, text: &str) {
+pub(crate) fn write_executable(path: &Path, text: &str) {
     write(path, text);
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
@@ -127,7 +127,7 @@ pub(crate) fn jwrap_in(
     command
 }
 
-fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     let output = command.output().unwrap();
     assert!(
         output.status.success(),
@@ -140,7 +140,7 @@ fn run(command: &mut Command) -> Output {
 }
 
 /// The fake java's arguments and `JAVA_TOOL_OPTIONS`, as it printed them.
-fn printed(output: &Output) -> (Vec<String>, String) {
+pub(crate) fn printed(output: &Output) -> (Vec<String>, String) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let args = stdout
         .lines()
@@ -160,7 +160,7 @@ pub(crate) fn info_json(command: &mut Command) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn flags(info: &Value) -> Vec<String> {
+pub(crate) fn flags(info: &Value) -> Vec<String> {
     info["jvm_flags"]
         .as_array()
         .unwrap()

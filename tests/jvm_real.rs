@@ -116,7 +116,7 @@ fn jwrap_in(group: &RealCgroup, ns: Namespaces, args: &[&str]) -> Command {
 }
 
 /// The directory holding the compiled Java programs, or why there is none (no JDK).
-fn java_programs() -> Result<PathBuf, String> {
+pub(crate) fn java_programs() -> Result<PathBuf, String> {
     static COMPILED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     COMPILED.get_or_init(compile_java_programs).clone()
 }

@@ -328,6 +328,6 @@ fn warnings_and_notes_are_told_apart() {
     let plan = plan(&config, &small, Some(&inputs("17", true)));
     let warnings: Vec<&str> = plan.warnings().collect();
     assert_eq!(warnings.len(), 1, "{:?}", plan.reasons);
-    assert!(warnings[0].contains("too small"));
+    assert!(warnings[0].contains("safe and useful"));
     assert!(plan.notes().all(|note| !note.starts_with("warning")));
 }

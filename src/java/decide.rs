@@ -7,7 +7,7 @@
 //! the user gave anywhere wins; a flag the JDK would reject is never emitted.
 
 use super::budget::{self, Collector, HeapBudget, HeapRule, Region, UserRegions};
-use super::userflags::{Knob, UserSetting, UserSettings};
+use super::userflags::{Hidden, Knob, UserSetting, UserSettings};
 use super::version::{ContainerSupport, JdkFacts};
 use crate::cgroup::{Detection, KernelControllers};
 use crate::limits::{Limit, Limits, Source};
@@ -115,6 +115,12 @@ pub struct Decision {
     pub warnings: Vec<String>,
     pub budget: Option<HeapBudget>,
     pub sight: Sight,
+    /// The collectors that may run: one when jwrap knows, else every one that can (the budget
+    /// is then the one for the largest share).
+    pub collectors: Vec<Collector>,
+    /// The heap the user's own setting gives, when one does and jwrap can tell its size: MiB
+    /// and the setting.
+    pub users_heap: Option<(u64, String)>,
 }
 
 /// A size as the JVM reads it: whole MiB as `NNNm`, anything else as `NNNk` (both accepted by
@@ -401,7 +407,21 @@ pub fn decide(
         warnings: Vec::new(),
         budget: None,
         sight,
+        collectors: Vec::new(),
+        users_heap: None,
     };
+    for hidden in &user.hidden {
+        match hidden {
+            // Every start script: a note, not a warning on every start.
+            Hidden::Launcher(_) => decision.reasons.push(format!(
+                "{hidden}: the settings jwrap found stand, and the budget allows for any collector"
+            )),
+            Hidden::NotAFile { .. } => decision.warnings.push(format!(
+                "{hidden}: sized as if it may set anything (the budget allows for any collector; \
+                 a heap set there wins over jwrap's)"
+            )),
+        }
+    }
     let cpus = known_cpus(limits, cgroup);
     memory_flags(
         &mut decision,
@@ -435,23 +455,51 @@ fn known_cpus(limits: &Limits, cgroup: &CgroupFacts) -> Option<u32> {
 const SERVER_CLASS_CPUS: u32 = 2;
 const SERVER_CLASS_MEMORY: u64 = 1792 * MIB;
 
-/// The collector the JVM will run: the user's choice, else what its ergonomics pick from the
-/// memory and CPUs it sees (after jwrap's CPU flags). With two possible views (uncertain
-/// container support), Serial only if both lead to it: the other collectors need more memory.
-fn collector(
+/// JEP 523: from JDK 27, HotSpot picks G1 in every environment.
+const G1_EVERYWHERE_FROM: u32 = 27;
+
+/// The collectors that may run: the user's choice, else what the JVM's ergonomics pick from
+/// the memory and CPUs it sees (after jwrap's CPU flags). With two possible views (uncertain
+/// container support), Serial only if both lead to it. Where options may come from a place
+/// jwrap cannot read, any collector may run: then all of them, and the budget is the one for
+/// the largest share.
+fn collectors(
     sight: &Sight,
     cpus: Option<u32>,
     jdk: &JdkFacts,
     host_memory: Option<u64>,
     user: &UserSettings,
-) -> (Collector, String) {
+) -> (Vec<Collector>, String) {
     if let Some(choice) = user.get(Knob::Collector) {
-        let collector = if choice.option == "-XX:+UseSerialGC" {
-            Collector::Serial
+        // HotSpot refuses to start with two collectors chosen: a choice anywhere is the one.
+        let collector = Collector::from_option(&choice.option).unwrap_or(Collector::Unmeasured);
+        let measured = if collector == Collector::Unmeasured {
+            " (not measured: budgeted like G1)"
         } else {
-            Collector::Concurrent
+            ""
         };
-        return (collector, format!("collector: {choice} chooses it"));
+        return (
+            vec![collector],
+            format!(
+                "collector: {}, as {choice} chooses{measured}",
+                collector.name()
+            ),
+        );
+    }
+    if !user.hidden.is_empty() {
+        return (
+            vec![Collector::Serial, Collector::Parallel, Collector::G1],
+            "collector: unknown (options may come from where jwrap cannot look): budgeted for \
+             the one with the largest share"
+                .to_string(),
+        );
+    }
+    let feature = jdk.version.as_ref().map(|v| v.feature);
+    if feature.is_some_and(|f| f >= G1_EVERYWHERE_FROM) {
+        return (
+            vec![Collector::G1],
+            format!("collector: G1, the pick of JDK {G1_EVERYWHERE_FROM}+ in every environment"),
+        );
     }
     let serial = !sight.views.is_empty()
         && sight.views.iter().all(|view| {
@@ -465,18 +513,76 @@ fn collector(
                 || cpus.is_some_and(|c| c < SERVER_CLASS_CPUS)
         });
     if serial {
-        (
-            Collector::Serial,
-            "collector: Serial, the JVM's pick below 2 CPUs or 1792 MiB (it needs little memory of its own)"
-                .to_string(),
-        )
-    } else {
-        (
-            Collector::Concurrent,
-            "collector: G1 or Parallel, the JVM's pick with 2 CPUs and 1792 MiB or more (tens of MiB of its own)"
-                .to_string(),
-        )
+        return (
+            vec![Collector::Serial],
+            "collector: Serial, the JVM's pick below 2 CPUs or 1792 MiB".to_string(),
+        );
     }
+    let server = match feature {
+        Some(8) => vec![Collector::Parallel],
+        Some(_) => vec![Collector::G1],
+        None => vec![Collector::Parallel, Collector::G1],
+    };
+    let names: Vec<&str> = server.iter().map(|c| c.name()).collect();
+    (
+        server.clone(),
+        format!(
+            "collector: {}, the JVM's pick with 2 CPUs and 1792 MiB or more",
+            names.join(" or ")
+        ),
+    )
+}
+
+/// The heap HotSpot gives itself from `memory` (its `set_heap_size`): the MaxRAMPercentage
+/// share, at least its default MaxHeapSize (96 MiB scaled by 1.3 for 64-bit words), or the
+/// MinRAMPercentage share when that is below it (small memories). Percentages in per mille.
+fn jvm_heap(memory: u64, max_per_mille: u64, min_per_mille: u64) -> u64 {
+    const DEFAULT_MAX_HEAP: u64 = 96 * MIB * 13 / 10;
+    let reasonable_min = memory / 1000 * min_per_mille;
+    if reasonable_min < DEFAULT_MAX_HEAP {
+        reasonable_min
+    } else {
+        (memory / 1000 * max_per_mille).max(DEFAULT_MAX_HEAP)
+    }
+}
+
+/// The heap a user's setting gives, in MiB, when jwrap can tell: `-Xmx`, or a RAM share or
+/// `-XX:MaxRAM` applied to the memory the JVM will size itself for (`limit`, which it sees or
+/// jwrap's `-XX:MaxRAM` tells it).
+fn users_heap(user: &UserSettings, limit: u64) -> Option<(u64, String)> {
+    let per_mille = |name: &str| -> Option<u64> {
+        user.settings
+            .iter()
+            .rev()
+            .find(|s| s.knob == Knob::RamShare && s.option.starts_with(name))
+            .and_then(|s| s.option.split_once('=')?.1.parse::<f64>().ok())
+            .filter(|p| p.is_finite() && *p >= 0.0)
+            .map(|p| (p * 10.0) as u64)
+    };
+    let heap = [Knob::MaxHeap, Knob::RamShare, Knob::MaxRam]
+        .into_iter()
+        .find_map(|knob| user.get(knob))?;
+    let memory = user
+        .get(Knob::MaxRam)
+        .and_then(|s| s.bytes())
+        .unwrap_or(limit);
+    let bytes = match heap.knob {
+        Knob::MaxHeap => heap.bytes()?,
+        _ => {
+            // MaxRAMFraction=n is 100/n %; only the percentages are read here.
+            let max = per_mille("-XX:MaxRAMPercentage=").unwrap_or(250);
+            let min = per_mille("-XX:MinRAMPercentage=").unwrap_or(500);
+            if user
+                .settings
+                .iter()
+                .any(|s| s.option.contains("RAMFraction="))
+            {
+                return None;
+            }
+            jvm_heap(memory, max, min)
+        }
+    };
+    Some((bytes / MIB, heap.to_string()))
 }
 
 fn memory_flags(
@@ -501,9 +607,15 @@ fn memory_flags(
         code_cache: user_bytes(Knob::CodeCache),
         direct_memory: user_bytes(Knob::DirectMemory),
     };
-    let (collector, collector_why) = collector(&decision.sight, cpus, jdk, host_memory, user);
+    let (collectors, collector_why) = collectors(&decision.sight, cpus, jdk, host_memory, user);
     decision.reasons.push(collector_why);
-    let budget = budget::budget(limit, &regions, collector, policy.heap_percent);
+    // The budget for the collector with the largest share: the smallest heap.
+    let budget = collectors
+        .iter()
+        .map(|&c| budget::budget(limit, &regions, c, policy.heap_percent))
+        .min_by_key(|b| b.heap_mib)
+        .unwrap_or_else(|| budget::budget(limit, &regions, Collector::G1, policy.heap_percent));
+    decision.collectors = collectors;
 
     // Whether the JVM sizes itself for the limit: if not, -XX:MaxRAM tells it the limit (before
     // JDK 26), or the flags MaxRAM would have led to are given (from 26, where it is deprecated).
@@ -519,6 +631,7 @@ fn memory_flags(
         Some(setting) if setting.knob == Knob::RamShare && without_max_ram => {
             let heap = percent_heap(limit, user);
             heap_bytes = Some(heap);
+            decision.users_heap = users_heap(user, limit);
             decision.flags.push(format!("-Xmx{}", size_flag(heap)));
             decision.reasons.push(format!(
                 "-Xmx{}: {setting} applied to the {} limit as the JVM's ergonomics would; the JVM \
@@ -529,16 +642,36 @@ fn memory_flags(
                 seen_memory(&decision.sight, host_memory),
             ));
         }
-        Some(setting) => decision
-            .reasons
-            .push(format!("{setting} sizes the heap: no -Xmx from jwrap")),
+        Some(setting) => {
+            decision.users_heap = users_heap(user, limit);
+            match &decision.users_heap {
+                Some((mib, _)) => decision.reasons.push(format!(
+                    "{setting} sizes the heap (about {mib} MiB): no -Xmx from jwrap"
+                )),
+                None => decision
+                    .reasons
+                    .push(format!("{setting} sizes the heap: no -Xmx from jwrap")),
+            }
+            if let Some((mib, setting)) = &decision.users_heap {
+                if *mib > budget.heap_mib {
+                    decision.warnings.push(format!(
+                        "{setting} gives a heap of about {mib} MiB, above the {} MiB this {} \
+                         limit leaves beside the JVM's other memory: the kernel may kill it \
+                         before it can throw an OutOfMemoryError",
+                        budget.heap_mib,
+                        human_bytes(limit)
+                    ));
+                }
+            }
+        }
         None => {
             let mut heap = budget.heap_mib;
             decision.reasons.push(budget.to_string());
-            if budget.rule == HeapRule::Floor || budget.rule == HeapRule::Minimum {
+            if budget.rule == HeapRule::Cramped || budget.rule == HeapRule::Minimum {
                 decision.warnings.push(format!(
-                    "a {} limit is too small for this JVM's non-heap regions; an out-of-memory \
-                     kill is likely",
+                    "no heap is both safe and useful in a {} limit with this JVM's other memory: \
+                     jwrap picked the safe {heap} MiB (a Java OutOfMemoryError rather than a \
+                     kernel kill); give the container more memory",
                     human_bytes(limit)
                 ));
             }

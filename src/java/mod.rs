@@ -12,6 +12,8 @@
 pub mod budget;
 pub mod decide;
 pub mod discover;
+pub mod hsperf;
+pub mod ranwith;
 pub mod userflags;
 pub mod version;
 
@@ -20,7 +22,8 @@ use crate::config::Config;
 use decide::{CgroupFacts, Decision};
 use discover::{FoundBy, Jdk, VersionSource};
 use serde_json::{Value, json};
-use userflags::{Sources, UserSettings};
+use std::path::Path;
+use userflags::{FileRead, Hidden, LAUNCHER_VARIABLES, Sources, UserSettings};
 
 /// Everything the Java decision needs that had to be read from the system.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,24 +53,59 @@ pub fn inspect(config: &Config, jdk: Jdk, detection: &Detection) -> JavaInputs {
     let command_line = (command_is_java || config.java_flags == crate::config::JavaFlagsMode::Args)
         .then(|| config.command.get(1..).unwrap_or_default());
     let launcher_options = jdk.facts.has_launcher_options();
-    let sources = Sources {
-        java_tool_options: config.env.get_str("JAVA_TOOL_OPTIONS"),
-        jdk_java_options: config
+    // A byte that is not UTF-8 does not unset a variable: the JVM still reads the rest of it.
+    let text = |name: &str| {
+        config
             .env
-            .get_str("JDK_JAVA_OPTIONS")
-            .filter(|_| launcher_options),
+            .get(name)
+            .map(|value| value.to_string_lossy().into_owned())
+    };
+    let (tool_options, jdk_options, java_options) = (
+        text("JAVA_TOOL_OPTIONS"),
+        text("JDK_JAVA_OPTIONS").filter(|_| launcher_options),
+        text("_JAVA_OPTIONS"),
+    );
+    // A start script puts its variables on java's command line; `java` itself never reads them.
+    let launcher: Vec<(&'static str, String)> = if command_is_java {
+        Vec::new()
+    } else {
+        LAUNCHER_VARIABLES
+            .iter()
+            .filter_map(|(name, _)| Some((*name, text(name)?)))
+            .collect()
+    };
+    let sources = Sources {
+        java_tool_options: tool_options.as_deref(),
+        jdk_java_options: jdk_options.as_deref(),
         command_line,
-        java_options: config.env.get_str("_JAVA_OPTIONS"),
+        launcher: &launcher,
+        java_options: java_options.as_deref(),
         argfiles: launcher_options,
     };
-    let user = userflags::scan(&sources, &|path| {
-        crate::root::read_text(path).map_err(std::io::Error::other)
-    });
+    let mut user = userflags::scan(&sources, &read_option_file);
+    if !command_is_java {
+        let program = config
+            .command
+            .first()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        user.hidden.insert(0, Hidden::Launcher(program));
+    }
     JavaInputs {
         jdk,
         command_is_java,
         user,
         cgroup: CgroupFacts::from_detection(detection),
+    }
+}
+
+/// An `@argfile` or `-XX:VMOptionsFile` file, if it is a regular file (`root::read_bytes`): a
+/// pipe, FIFO or device is left unread for java, which reads it once (`@/dev/stdin`, `@<(…)`).
+fn read_option_file(path: &Path) -> FileRead {
+    match crate::root::read_bytes(path) {
+        Ok(bytes) => FileRead::Text(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(crate::root::ReadError::NotRegular(kind)) => FileRead::NotAFile(kind),
+        Err(err) => FileRead::Failed(err.to_string()),
     }
 }
 
@@ -140,6 +178,9 @@ pub fn summary(inputs: &JavaInputs, decision: &Decision, delivery: &str) -> Valu
         "sees_cpus_why": view.map(|v| v.cpus_why.clone()),
         "heap_budget": budget,
         "user_settings": inputs.user.settings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "unseen_options": inputs.user.hidden.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "collectors": decision.collectors.iter().map(|c| c.name()).collect::<Vec<_>>(),
+        "users_heap_mib": decision.users_heap.as_ref().map(|(mib, _)| *mib),
         "delivery": delivery,
     })
 }

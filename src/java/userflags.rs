@@ -1,10 +1,13 @@
 //! The user's own JVM settings, wherever the JVM will find them: `JAVA_TOOL_OPTIONS`,
 //! `JDK_JAVA_OPTIONS` (JDK 9+), the command line before the main class (with `@argfiles`,
-//! JDK 9+, and `-XX:VMOptionsFile`), and `_JAVA_OPTIONS`. A setting found anywhere wins over
-//! jwrap's: jwrap neither overrides nor duplicates it.
+//! JDK 9+, and `-XX:VMOptionsFile`), the variables start scripts put on that command line
+//! (`JAVA_OPTS`, `CATALINA_OPTS`, … when COMMAND is such a script), and `_JAVA_OPTIONS`. A
+//! setting found anywhere wins over jwrap's: jwrap neither overrides nor duplicates it.
 //!
 //! Scanning is pure; the files it needs (`@argfiles`, options files) are read through the
-//! function the caller passes, relative to the current directory as the launcher would.
+//! function the caller passes, relative to the current directory as the launcher would. A file
+//! that cannot be read twice (a pipe, a character device) is never read: it is the JVM's, and
+//! what it holds is one of the places jwrap cannot look (`Hidden`).
 
 use crate::units::parse_size;
 use std::ffi::OsString;
@@ -22,7 +25,73 @@ pub enum Channel {
     ArgFile(String),
     /// A `-XX:VMOptionsFile=` file, by the name given.
     OptionsFile(String),
+    /// A start script's variable (`CATALINA_OPTS`): the script puts it on java's command line.
+    Launcher(&'static str),
     JavaOptions,
+}
+
+/// The variables real start scripts put on java's command line, in the order they do when one
+/// script reads several (the later wins), and who reads them. Only read when COMMAND is not
+/// `java` itself: a `java` command line never sees them.
+pub const LAUNCHER_VARIABLES: &[(&str, &str)] = &[
+    (
+        "JAVA_OPTS",
+        "Tomcat's catalina.sh, Spring Boot's launch script, Gradle and Maven start scripts, \
+         WildFly, Keycloak, Jenkins",
+    ),
+    ("JAVA_OPTS_APPEND", "run-java.sh images, Keycloak"),
+    ("CATALINA_OPTS", "Tomcat's catalina.sh (after JAVA_OPTS)"),
+    ("JAVA_OPTIONS", "Jetty's jetty.sh, run-java.sh images"),
+    ("JVM_OPTS", "Cassandra, many images' entrypoints"),
+    ("KAFKA_HEAP_OPTS", "Kafka's kafka-run-class.sh"),
+    ("KAFKA_JVM_PERFORMANCE_OPTS", "Kafka's kafka-run-class.sh"),
+    ("KAFKA_OPTS", "Kafka's kafka-run-class.sh"),
+    ("ES_JAVA_OPTS", "Elasticsearch"),
+    ("LS_JAVA_OPTS", "Logstash"),
+    ("SOLR_OPTS", "Solr"),
+    ("JVMFLAGS", "ZooKeeper's zkServer.sh"),
+    ("SERVER_JVMFLAGS", "ZooKeeper's zkServer.sh"),
+    ("HADOOP_OPTS", "Hadoop"),
+    ("ACTIVEMQ_OPTS", "ActiveMQ"),
+    ("MAVEN_OPTS", "Maven's mvn"),
+    ("GRADLE_OPTS", "Gradle's gradle"),
+];
+
+/// What a file named by `@argfile` or `-XX:VMOptionsFile` turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRead {
+    Text(String),
+    /// Missing, unreadable, too large: the reason.
+    Failed(String),
+    /// Not a regular file (a pipe, a FIFO, a character device): reading it would take it from
+    /// the JVM, so it was not read. What it is, in words ("a pipe").
+    NotAFile(&'static str),
+}
+
+/// A place the JVM's options may come from that jwrap cannot read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hidden {
+    /// COMMAND is a program that starts java (a start script): it may add options of its own
+    /// or from files it reads (a `setenv.sh`). Its name.
+    Launcher(String),
+    /// An `@argfile` (or options file) jwrap must not read: its name and what it is.
+    NotAFile { name: String, kind: &'static str },
+}
+
+impl fmt::Display for Hidden {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hidden::Launcher(program) => write!(
+                f,
+                "{program} starts java and may give it options jwrap cannot see"
+            ),
+            Hidden::NotAFile { name, kind } => write!(
+                f,
+                "{name} is {kind}: left unread for java, which reads it once; jwrap cannot \
+                 know the options in it"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for Channel {
@@ -33,6 +102,7 @@ impl fmt::Display for Channel {
             Channel::CommandLine => f.write_str("the command line"),
             Channel::ArgFile(name) => write!(f, "@{name}"),
             Channel::OptionsFile(name) => write!(f, "-XX:VMOptionsFile={name}"),
+            Channel::Launcher(name) => f.write_str(name),
             Channel::JavaOptions => f.write_str("_JAVA_OPTIONS"),
         }
     }
@@ -104,6 +174,8 @@ pub struct UserSettings {
     pub settings: Vec<UserSetting>,
     /// Files named by `@argfile` or `-XX:VMOptionsFile` that could not be read.
     pub unreadable: Vec<String>,
+    /// Where options may come from that jwrap cannot see: then any setting may be in force.
+    pub hidden: Vec<Hidden>,
 }
 
 impl UserSettings {
@@ -178,16 +250,16 @@ pub struct Sources<'a> {
     pub jdk_java_options: Option<&'a str>,
     /// The arguments after `java` itself.
     pub command_line: Option<&'a [OsString]>,
+    /// The start scripts' variables that are set (`LAUNCHER_VARIABLES`, in that order): only
+    /// when COMMAND is not java.
+    pub launcher: &'a [(&'static str, String)],
     pub java_options: Option<&'a str>,
     /// The launcher expands `@argfiles` (JDK 9+).
     pub argfiles: bool,
 }
 
 /// Collect the user's settings from every source, in the JVM's order.
-pub fn scan(
-    sources: &Sources<'_>,
-    read: &dyn Fn(&Path) -> std::io::Result<String>,
-) -> UserSettings {
+pub fn scan(sources: &Sources<'_>, read: &dyn Fn(&Path) -> FileRead) -> UserSettings {
     let mut scanner = Scanner {
         found: UserSettings::default(),
         read,
@@ -208,6 +280,11 @@ pub fn scan(
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         scanner.launcher_arguments(words.iter().map(String::as_str), &Channel::CommandLine);
+    }
+    for (name, text) in sources.launcher {
+        // The script puts them on java's command line, split into words by the shell.
+        let words = split_options(text, false);
+        scanner.launcher_arguments(words.iter().map(String::as_str), &Channel::Launcher(name));
     }
     if let Some(text) = sources.java_options {
         scanner.options(&split_options(text, false), &Channel::JavaOptions);
@@ -237,7 +314,7 @@ const OPTIONS_WITH_A_VALUE: &[&str] = &[
 
 struct Scanner<'r> {
     found: UserSettings,
-    read: &'r dyn Fn(&Path) -> std::io::Result<String>,
+    read: &'r dyn Fn(&Path) -> FileRead,
     argfiles: bool,
 }
 
@@ -275,14 +352,18 @@ impl Scanner<'_> {
             .filter(|_| options_file_allowed)
         {
             match (self.read)(Path::new(file)) {
-                Ok(text) => self.options(
+                FileRead::Text(text) => self.options(
                     &split_options(&text, true),
                     &Channel::OptionsFile(file.to_string()),
                 ),
-                Err(err) => self
+                FileRead::Failed(err) => self
                     .found
                     .unreadable
                     .push(format!("-XX:VMOptionsFile={file}: {err}")),
+                FileRead::NotAFile(kind) => self.found.hidden.push(Hidden::NotAFile {
+                    name: format!("-XX:VMOptionsFile={file}"),
+                    kind,
+                }),
             }
         }
     }
@@ -298,11 +379,21 @@ impl Scanner<'_> {
             match word.strip_prefix('@') {
                 Some(file) if self.argfiles && !file.starts_with('@') => {
                     let contents = match (self.read)(Path::new(file)) {
-                        Ok(text) => split_options(&text, true),
-                        Err(err) => {
+                        FileRead::Text(text) => split_options(&text, true),
+                        FileRead::Failed(err) => {
                             // The launcher will fail on it; until then it is one opaque word.
                             self.found.unreadable.push(format!("@{file}: {err}"));
                             state = self.launcher_argument(word, state, channel);
+                            continue;
+                        }
+                        FileRead::NotAFile(kind) => {
+                            // Java reads it, once: options, or the main class and more. The
+                            // words after it are taken as options, the cautious reading (a
+                            // setting found there stands; none is invented).
+                            self.found.hidden.push(Hidden::NotAFile {
+                                name: format!("@{file}"),
+                                kind,
+                            });
                             continue;
                         }
                     };
@@ -402,17 +493,15 @@ pub fn split_options(text: &str, argfile: bool) -> Vec<String> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
-    use std::io;
 
-    fn files(entries: &[(&str, &str)]) -> impl Fn(&Path) -> io::Result<String> {
+    fn files(entries: &[(&str, &str)]) -> impl Fn(&Path) -> FileRead {
         let map: HashMap<String, String> = entries
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        move |path: &Path| {
-            map.get(path.to_string_lossy().as_ref())
-                .cloned()
-                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "missing"))
+        move |path: &Path| match map.get(path.to_string_lossy().as_ref()) {
+            Some(text) => FileRead::Text(text.clone()),
+            None => FileRead::Failed("missing".to_string()),
         }
     }
 
@@ -565,6 +654,7 @@ mod tests {
                 command_line: Some(&command),
                 java_options: Some("-XX:ActiveProcessorCount=3"),
                 argfiles: true,
+                ..Sources::default()
             },
             &read,
         );
