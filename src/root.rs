@@ -130,26 +130,33 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
-/// `path` opened for reading, if it is a regular file. Opened without blocking, so a FIFO
-/// (whose open waits for a writer) is found out by `fstat` instead of hanging jwrap.
+/// `path` opened for reading, if it is a regular file. A FIFO is never opened: its open would
+/// wait for a writer, and even a non-blocking open releases a writer waiting on it, whose data
+/// is then lost to the program that should read it (an `@argfile` made by `<(…)`). So the path
+/// is checked with `stat` first; the file is then opened without blocking and checked again with
+/// `fstat`, in case something else was put there in between.
 ///
 /// # Errors
 /// `Missing`, `Unreadable` (with the system's reason), or `NotRegular` with what it is.
 pub fn open_regular(path: &Path) -> Result<File, ReadError> {
+    let io_error = |err: io::Error| match err.kind() {
+        io::ErrorKind::NotFound => ReadError::Missing,
+        _ => ReadError::Unreadable(short_io_error(&err)),
+    };
+    regular(std::fs::metadata(path).map_err(io_error)?.file_type())?;
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|err| match err.kind() {
-            io::ErrorKind::NotFound => ReadError::Missing,
-            _ => ReadError::Unreadable(short_io_error(&err)),
-        })?;
-    let kind = file
-        .metadata()
-        .map_err(|err| ReadError::Unreadable(short_io_error(&err)))?
-        .file_type();
+        .map_err(io_error)?;
+    regular(file.metadata().map_err(io_error)?.file_type())?;
+    Ok(file)
+}
+
+/// `Ok` for a regular file, else what it is.
+fn regular(kind: std::fs::FileType) -> Result<(), ReadError> {
     let irregular = if kind.is_file() {
-        return Ok(file);
+        return Ok(());
     } else if kind.is_fifo() {
         "a FIFO"
     } else if kind.is_char_device() {

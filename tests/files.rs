@@ -179,7 +179,7 @@ fn a_fifo_or_a_device_as_an_argfile_is_not_read_and_stays_for_java() {
         let info = java_info(&root, &[java.as_os_str(), word.as_ref(), "Main".as_ref()]);
         let reasons = reasons(&info);
         assert!(
-            reasons.contains(&format!("{word}: not a regular file ({kind})")),
+            reasons.contains(&format!("{word} is {kind}: left unread for java")),
             "{reasons}"
         );
         // Not consumed: java still gets the word, and reads the file itself.

@@ -435,7 +435,7 @@ fn a_fifo_argfile_reaches_java_unread() {
     assert!(stdout.contains(&format!("arg={fifo_arg}")), "{stdout}");
     let mentions = stderr
         .lines()
-        .filter(|l| l.contains("args.fifo") && l.contains("a pipe"))
+        .filter(|l| l.contains("args.fifo") && l.contains("a FIFO"))
         .count();
     assert_eq!(mentions, 1, "one warning: {stderr}");
 }

@@ -64,7 +64,7 @@ pub enum FileRead {
     /// Missing, unreadable, too large: the reason.
     Failed(String),
     /// Not a regular file (a pipe, a FIFO, a character device): reading it would take it from
-    /// the JVM, so it was not read. What it is, in words ("a pipe").
+    /// the JVM, so it was not read. What it is, in words ("a FIFO").
     NotAFile(&'static str),
 }
 
