@@ -88,6 +88,7 @@ impl std::fmt::Display for GoVersion {
 impl BuildInfo {
     /// The release in `go_version`: `go1.27.3` and `go1.27rc1` give 1.27; a `devel` build
     /// gives the release it leads to, when it names one.
+    #[must_use]
     pub fn version(&self) -> Option<GoVersion> {
         let at = self.go_version.find("go1.")?;
         let rest = &self.go_version[at + 2..];
@@ -114,6 +115,7 @@ impl BuildInfo {
 
 /// The `name=value` pairs of a GODEBUG text (`a=1,b=0`), untrimmed as Go reads them; entries
 /// without `=` are skipped.
+#[must_use]
 pub fn godebug_settings(text: &str) -> Vec<(String, String)> {
     text.split(',')
         .filter_map(|entry| entry.split_once('='))
@@ -123,6 +125,7 @@ pub fn godebug_settings(text: &str) -> Vec<(String, String)> {
 
 /// The build information of the executable at `path`: `None` for anything that is not a
 /// regular file holding an ELF Go executable.
+#[must_use]
 pub fn read_file(path: &Path) -> Option<BuildInfo> {
     // Regular files only, opened without blocking: a FIFO at `path` cannot hold jwrap up.
     let file = crate::root::open_regular(path).ok()?;
@@ -380,6 +383,7 @@ fn pointed_string(
 }
 
 /// An unsigned LEB128 varint, as Go's `binary.Uvarint`: the value and the bytes it took.
+#[must_use]
 pub fn uvarint(bytes: &[u8]) -> Option<(u64, usize)> {
     let mut value: u64 = 0;
     for (index, byte) in bytes.iter().enumerate().take(10) {

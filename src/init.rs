@@ -64,6 +64,7 @@ pub struct Inherited {
 /// sent with kill(2) are merely forwarded, so they cannot kill jwrap and orphan the child.
 /// An inherited "ignore" of SIGCHLD is undone for jwrap (the kernel would reap its children
 /// before it could learn how they ended) and given back to the child.
+#[must_use]
 pub fn block_signals() -> Inherited {
     Inherited {
         signals: SignalState::take_over(),
@@ -78,10 +79,7 @@ fn every_signal_set() -> SigSet {
     // libc's `sigfillset`, which leaves out the signals libc keeps for itself.)
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
-        std::ptr::write_unaligned(
-            (&mut set as *mut libc::sigset_t).cast::<u64>(),
-            launch::EVERY_SIGNAL,
-        );
+        std::ptr::write_unaligned((&raw mut set).cast::<u64>(), launch::EVERY_SIGNAL);
         SigSet::from_sigset_t_unchecked(set)
     }
 }
@@ -95,6 +93,7 @@ pub enum ChildExit {
 
 impl ChildExit {
     /// The shell's convention: the exit code, or 128 + the signal.
+    #[must_use]
     pub fn code(self) -> i32 {
         match self {
             ChildExit::Exited(code) => code,
@@ -105,6 +104,7 @@ impl ChildExit {
 
 /// jwrap's exit code for a child that ended with `exit`: its code or 128 + signal, or 0 when
 /// that code was listed with `--success-exit`.
+#[must_use]
 pub fn exit_code(exit: ChildExit, success_exits: &[i32]) -> i32 {
     let code = exit.code();
     if success_exits.contains(&code) {
@@ -176,6 +176,7 @@ fn program(argv: &[OsString]) -> &OsStr {
 }
 
 /// `--exec`: replace jwrap with the command. Returns only if that failed.
+#[must_use]
 pub fn exec(argv: &[OsString], env: &[(OsString, OsString)], inherited: &Inherited) -> SpawnError {
     let setup = ChildSetup {
         own_group: false,
@@ -654,7 +655,8 @@ impl<'a> Supervisor<'a> {
         loop {
             let mut status = 0;
             // SAFETY: `status` is a valid place for the kernel to write the status.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG | libc::WUNTRACED) };
+            let pid =
+                unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG | libc::WUNTRACED) };
             match pid {
                 0 => break,
                 -1 => match Errno::last() {
@@ -670,13 +672,13 @@ impl<'a> Supervisor<'a> {
                     }
                 },
                 pid if libc::WIFEXITED(status) => {
-                    self.on_exit(pid, ChildExit::Exited(libc::WEXITSTATUS(status)))
+                    self.on_exit(pid, ChildExit::Exited(libc::WEXITSTATUS(status)));
                 }
                 pid if libc::WIFSIGNALED(status) => {
-                    self.on_exit(pid, ChildExit::Signaled(libc::WTERMSIG(status)))
+                    self.on_exit(pid, ChildExit::Signaled(libc::WTERMSIG(status)));
                 }
                 pid if libc::WIFSTOPPED(status) && pid == self.child.as_raw() => {
-                    self.on_child_stopped(libc::WSTOPSIG(status))
+                    self.on_child_stopped(libc::WSTOPSIG(status));
                 }
                 _ => {}
             }
@@ -955,6 +957,7 @@ const INITIAL_PID_NAMESPACE: &str = "pid:[4026531836]";
 /// * with /proc mounted, jwrap's PID namespace is the kernel's first one;
 /// * without (the kernel's init starts before /proc is mounted), PID 2 (kthreadd) exists and is
 ///   not jwrap's child: a sibling in a container is.
+#[must_use]
 pub fn is_kernel_init() -> bool {
     if getpid().as_raw() != 1 {
         return false;

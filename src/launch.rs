@@ -49,6 +49,7 @@ impl SignalState {
     /// Block every signal, give SIGCHLD its default action, and return what was inherited.
     /// The first thing jwrap does: a SIGTERM that arrives during start-up stays pending and is
     /// forwarded once the child runs.
+    #[must_use]
     pub fn take_over() -> SignalState {
         let mut mask = 0;
         // Only an invalid `how` or pointer makes this fail; neither can happen here.
@@ -84,22 +85,22 @@ fn is_ignored(signal: Signal) -> bool {
     // action, sigaction only writes the current one into `old`.
     unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(signal as i32, std::ptr::null(), &mut old) == 0
+        libc::sigaction(signal as i32, std::ptr::null(), &raw mut old) == 0
             && old.sa_sigaction == libc::SIG_IGN
     }
 }
 
-/// rt_sigprocmask(2) itself, bypassing libc's filter (see `EVERY_SIGNAL`): there is no API
+/// `rt_sigprocmask(2)` itself, bypassing libc's filter (see `EVERY_SIGNAL`): there is no API
 /// that sets the real-time signals glibc keeps for itself. Async-signal-safe: the child calls
 /// it between fork and exec.
 pub fn set_mask(mask: u64, old: Option<&mut u64>) -> Result<(), Errno> {
-    let old = old.map_or(std::ptr::null_mut(), |old| old as *mut u64);
+    let old = old.map_or(std::ptr::null_mut(), std::ptr::from_mut::<u64>);
     // SAFETY: the kernel reads and writes 8 bytes (the size passed) at these valid pointers.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
-            &mask as *const u64,
+            &raw const mask,
             old,
             std::mem::size_of::<u64>(),
         )
@@ -146,6 +147,7 @@ pub fn spawn(
 
 /// Replace jwrap with COMMAND. Returns only when that failed; every signal is blocked again
 /// then.
+#[must_use]
 pub fn exec(argv: &[OsString], env: &[(OsString, OsString)], setup: ChildSetup) -> Failure {
     let failure = match run(argv, env, setup, |command| {
         Err::<std::convert::Infallible, _>(command.exec())

@@ -116,7 +116,7 @@ pub struct Limits {
 }
 
 /// The memory to size for: v2 `memory.high` when it is set and lower than `memory.max` (above
-/// it the kernel throttles the cgroup hard and reclaims; Kubernetes' Memory QoS sets it below
+/// it the kernel throttles the cgroup hard and reclaims; Kubernetes' Memory `QoS` sets it below
 /// the limit), else the limit itself.
 #[must_use]
 pub fn lower_of_max_and_high(max: &Limit<u64>, high: Option<&Limit<u64>>) -> Limit<u64> {

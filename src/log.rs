@@ -54,6 +54,7 @@ pub fn info(message: &str) {
     }
 }
 
+#[must_use]
 pub fn is_verbose() -> bool {
     verbosity() >= Verbosity::Verbose
 }

@@ -6,8 +6,8 @@
 //! it wrong by itself (`info` says which case it is), only when the limit behind it is known,
 //! and never when the user set it (present in the environment, even empty) or set the same thing
 //! another way. `--runtime-env off` drops all of them, jwrap's own pair too: it is the one switch
-//! that leaves the child's environment as it was (apart from JVM flags in JAVA_TOOL_OPTIONS), and
-//! a JWRAP_CPUS the user did not ask for would become a nested jwrap's `--cpus`.
+//! that leaves the child's environment as it was (apart from JVM flags in `JAVA_TOOL_OPTIONS`), and
+//! a `JWRAP_CPUS` the user did not ask for would become a nested jwrap's `--cpus`.
 //! `doc/runtimes.md` has the table and the measurements behind each number.
 //!
 //! * Go (an executable with Go build information, `gobuildinfo`): GOMAXPROCS by Go's own rule
@@ -19,7 +19,7 @@
 //!   (Node.js never gives V8 less than 256 MiB by itself).
 //! * .NET: reads every level of v1 and v2 and takes 75 % by itself; jwrap sets its variables only
 //!   for a limit given to jwrap: 75 % in hexadecimal (`0x`), the CPU count in decimal.
-//! * Python: PYTHON_CPU_COUNT (read by Python 3.13+) for every command that is not Java: Python
+//! * Python: `PYTHON_CPU_COUNT` (read by Python 3.13+) for every command that is not Java: Python
 //!   is usually reached through a shell script or a console script (gunicorn, celery), and the
 //!   variable means nothing to anything else.
 //! * CPUs to plan for: `cpu.effective` (the fewest of the host's CPUs, the cpuset and the CPU
@@ -55,7 +55,7 @@ const GO_CGROUP_AWARE: GoVersion = GoVersion {
     major: 1,
     minor: 25,
 };
-/// DOTNET_GCHeapHardLimit's share of the memory limit.
+/// `DOTNET_GCHeapHardLimit`'s share of the memory limit.
 const DOTNET_HEAP_PER_MILLE: u64 = 750;
 
 /// How much of a file the kernel reads for its `#!` line (`BINPRM_BUF_SIZE`).
@@ -153,6 +153,7 @@ pub fn inspect(config: &Config, detection: &Detection) -> Inputs {
 }
 
 /// `20.11.1` or `v22.21.0` as (major, minor).
+#[must_use]
 pub fn parse_node_version(text: &str) -> Option<(u32, u32)> {
     let text = text.trim().trim_start_matches('v');
     let mut parts = text.split('.');
@@ -257,6 +258,7 @@ fn read_head(path: &Path) -> Option<String> {
 
 /// The name of the program a `#!` line runs: `#!/usr/bin/node` and `#!/usr/bin/env node` both
 /// give `node`; `env`'s options (`-S`, `-i`) and variable assignments are skipped.
+#[must_use]
 pub fn shebang_program(head: &str) -> Option<String> {
     let line = head.strip_prefix("#!")?.lines().next()?;
     let mut words = line.split_whitespace();
@@ -281,6 +283,7 @@ fn framework_major(runtime_config: &Path) -> Option<u32> {
 
 /// `runtimeOptions.framework.version` (or the first of `frameworks`) of a runtimeconfig.json
 /// text, as its major version: `8.0.0` gives 8.
+#[must_use]
 pub fn runtimeconfig_framework_major(text: &str) -> Option<u32> {
     let json: serde_json::Value = serde_json::from_str(text).ok()?;
     let options = json.get("runtimeOptions")?;
@@ -305,6 +308,7 @@ fn heap_setting(runtime_config: &Path) -> Option<String> {
 
 /// The first `System.GC.HeapHardLimit*` property of a runtimeconfig.json text
 /// (`runtimeOptions.configProperties`).
+#[must_use]
 pub fn runtimeconfig_heap_property(text: &str) -> Option<String> {
     let json: serde_json::Value = serde_json::from_str(text).ok()?;
     json.get("runtimeOptions")?
@@ -322,6 +326,7 @@ fn share(bytes: u64, per_mille: u64) -> u64 {
 
 /// GOMEMLIMIT for a memory limit: 90 % of it in whole MiB (`921MiB`), or in bytes (`900000B`)
 /// when that is less than one MiB. Go accepts both spellings (B, KiB, MiB, GiB, TiB).
+#[must_use]
 pub fn go_memory_limit(limit: u64) -> String {
     let bytes = share(limit, GO_MEMORY_PER_MILLE);
     match bytes / MIB {
@@ -330,8 +335,9 @@ pub fn go_memory_limit(limit: u64) -> String {
     }
 }
 
-/// Go's own GOMAXPROCS for `cpus` CPUs under a CPU limit (Go 1.25+, runtime/cgroup_linux.go):
+/// Go's own GOMAXPROCS for `cpus` CPUs under a CPU limit (Go 1.25+, `runtime/cgroup_linux.go)`:
 /// the limit rounded up, at least 2, at most the CPUs.
+#[must_use]
 pub fn go_maxprocs_rule(cpus: u32, limit: Option<f64>) -> u32 {
     match limit {
         Some(limit) if limit > 0.0 => {
@@ -348,17 +354,20 @@ pub fn go_maxprocs_rule(cpus: u32, limit: Option<f64>) -> u32 {
 
 /// `--max-old-space-size` (MiB) for a memory limit: half of it (Node.js's own share above
 /// 512 MiB), at least 1.
+#[must_use]
 pub fn node_old_space_mib(limit: u64) -> u64 {
     (share(limit, NODE_OLD_SPACE_PER_MILLE) / MIB).max(1)
 }
 
 /// `--max-semi-space-size` (MiB) for an old space of `old_space_mib`: V8's own ratio when it
 /// sizes the heap from a limit it sees (old space ÷ 128), from 1 to 16 MiB.
+#[must_use]
 pub fn node_semi_space_mib(old_space_mib: u64) -> u64 {
     (old_space_mib / NODE_OLD_TO_SEMI_SPACE).clamp(1, NODE_MAX_SEMI_SPACE_MIB)
 }
 
-/// DOTNET_GCHeapHardLimit for a memory limit: 75 % of it, in whole MiB, hexadecimal with `0x`.
+/// `DOTNET_GCHeapHardLimit` for a memory limit: 75 % of it, in whole MiB, hexadecimal with `0x`.
+#[must_use]
 pub fn dotnet_heap_limit(limit: u64) -> String {
     let bytes = share(limit, DOTNET_HEAP_PER_MILLE);
     let rounded = if bytes >= MIB {
@@ -369,9 +378,9 @@ pub fn dotnet_heap_limit(limit: u64) -> String {
     format!("0x{rounded:X}")
 }
 
-/// The Node.js option that sizes the old space, among `words` (NODE_OPTIONS, or the command
+/// The Node.js option that sizes the old space, among `words` (`NODE_OPTIONS`, or the command
 /// line), including `--max-old-space-size-percentage`. Bytes, so that a word that is not
-/// UTF-8 elsewhere in NODE_OPTIONS hides nothing.
+/// UTF-8 elsewhere in `NODE_OPTIONS` hides nothing.
 fn node_heap_option<'a>(words: impl IntoIterator<Item = &'a [u8]>) -> Option<String> {
     words
         .into_iter()
@@ -383,7 +392,7 @@ fn node_heap_option<'a>(words: impl IntoIterator<Item = &'a [u8]>) -> Option<Str
         .map(|word| String::from_utf8_lossy(word).into_owned())
 }
 
-/// The words of NODE_OPTIONS, split at ASCII white space as Node.js does.
+/// The words of `NODE_OPTIONS`, split at ASCII white space as Node.js does.
 fn node_option_words(value: &OsStr) -> impl Iterator<Item = &[u8]> {
     value
         .as_bytes()
@@ -443,6 +452,7 @@ fn visibility(source: &Source, own_dir: Option<&str>) -> Visible {
 }
 
 /// The variables for COMMAND. Pure.
+#[must_use]
 pub fn decide(config: &Config, limits: &Limits, inputs: &Inputs) -> RuntimeEnv {
     let mut out = RuntimeEnv::default();
     let env = &config.env;
@@ -470,7 +480,7 @@ pub fn decide(config: &Config, limits: &Limits, inputs: &Inputs) -> RuntimeEnv {
         }
         match &inputs.program {
             Program::Go { path, info } => {
-                go(&mut out, env, limits, inputs, memory.as_ref(), path, info)
+                go(&mut out, env, limits, inputs, memory.as_ref(), path, info);
             }
             Program::Node { how } => node(&mut out, config, inputs, memory.as_ref(), how),
             Program::Dotnet {
@@ -536,16 +546,15 @@ fn offer(
     value: String,
     why: &str,
 ) {
-    match env.get(name) {
-        Some(existing) => out.reasons.push(format!(
+    if let Some(existing) = env.get(name) {
+        out.reasons.push(format!(
             "{runtime}: {name} is already set ({:?}): kept",
             existing.to_string_lossy()
-        )),
-        None => {
-            out.reasons
-                .push(format!("{runtime}: {name}={value}: {why}"));
-            out.env.push((OsString::from(name), OsString::from(value)));
-        }
+        ));
+    } else {
+        out.reasons
+            .push(format!("{runtime}: {name}={value}: {why}"));
+        out.env.push((OsString::from(name), OsString::from(value)));
     }
 }
 
@@ -783,8 +792,8 @@ fn dotnet_unseen(memory: &Memory, inputs: &Inputs, framework: Option<u32>) -> Op
 
 /// .NET reads the memory and CPU limits of its cgroup (and, since 9, every parent's memory
 /// limit), v1 and v2, and takes 75 % of the memory limit for its GC heap by itself: jwrap sets
-/// DOTNET_GCHeapHardLimit (hexadecimal) only for a memory limit .NET cannot see (`dotnet_unseen`)
-/// and DOTNET_PROCESSOR_COUNT (decimal) only for a CPU limit given to jwrap. The `COMPlus_` spellings of older versions and the app's
+/// `DOTNET_GCHeapHardLimit` (hexadecimal) only for a memory limit .NET cannot see (`dotnet_unseen`)
+/// and `DOTNET_PROCESSOR_COUNT` (decimal) only for a CPU limit given to jwrap. The `COMPlus_` spellings of older versions and the app's
 /// runtimeconfig.json count as the user's.
 fn dotnet(
     out: &mut RuntimeEnv,
@@ -852,7 +861,7 @@ fn dotnet(
     }
 }
 
-/// Python 3.13+ reads PYTHON_CPU_COUNT for `os.cpu_count()` and `os.process_cpu_count()`,
+/// Python 3.13+ reads `PYTHON_CPU_COUNT` for `os.cpu_count()` and `os.process_cpu_count()`,
 /// which otherwise count the host's CPUs (or the affinity) and never the CPU limit.
 fn python(out: &mut RuntimeEnv, env: &Environment, cpus: Option<&Cpus>) {
     if let Some(cpus) = cpus {
@@ -872,7 +881,7 @@ fn python(out: &mut RuntimeEnv, env: &Environment, cpus: Option<&Cpus>) {
     }
 }
 
-/// jwrap's own pair, for every command: the limits jwrap used, where known. JWRAP_CPUS is the
+/// jwrap's own pair, for every command: the limits jwrap used, where known. `JWRAP_CPUS` is the
 /// CPU limit itself (`1.5`), the value a jwrap that COMMAND starts reads back as `--cpus`: it
 /// then sees the same limit and plans for the same CPUs. These always describe this run, so an
 /// inherited value is replaced.

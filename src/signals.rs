@@ -89,6 +89,7 @@ pub fn parse_signal(text: &str, allow_zero: bool) -> Result<i32, BadValue> {
 }
 
 /// `SIGTERM`, `SIGRTMIN+3`, or `signal 70` for numbers Linux does not have.
+#[must_use]
 pub fn signal_name(number: i32) -> String {
     match NAMES.iter().find(|(_, known)| *known == number) {
         Some((name, _)) => format!("SIG{name}"),
@@ -126,6 +127,7 @@ pub fn parse_rewrite(text: &str) -> Result<Rewrite, BadValue> {
 
 /// What jwrap delivers when `signal` arrives: `Some(to)`, or `None` when the rewrite drops it.
 /// The last rewrite given for a signal wins, like the last of repeated options.
+#[must_use]
 pub fn rewritten(rewrites: &[Rewrite], signal: i32) -> Option<i32> {
     match rewrites.iter().rev().find(|rewrite| rewrite.from == signal) {
         Some(Rewrite { to: 0, .. }) => None,

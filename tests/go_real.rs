@@ -49,7 +49,7 @@ fn report(mut command: Command) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Go's rule (runtime/cgroup_linux.go, Go 1.25+).
+/// Go's rule (`runtime/cgroup_linux.go`, Go 1.25+).
 fn go_rule(cpus: u32, quota: f64) -> u32 {
     (quota.ceil() as u32).max(2).min(cpus)
 }

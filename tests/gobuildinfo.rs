@@ -232,7 +232,7 @@ fn pointer_format_elf(target: Target, version: &[u8], module: &[u8]) -> Vec<u8> 
 
     out.extend_from_slice(b"\xff Go buildinf:");
     out.push(word as u8);
-    out.push(if target.little { 0 } else { 1 });
+    out.push(u8::from(!target.little));
     target.put(&mut out, addr(headers_off), word);
     target.put(&mut out, addr(headers_off + 2 * word), word);
     out.resize(headers_off, 0);

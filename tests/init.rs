@@ -180,7 +180,7 @@ fn is_jwrap(pid: i32) -> bool {
 }
 
 /// Start the command with every signal at its default action and none blocked. Without this,
-/// a process started from here inherits whatever this one got; glibc's posix_spawn, for one,
+/// a process started from here inherits whatever this one got; glibc's `posix_spawn`, for one,
 /// leaves 32 and 33 ignored in the processes it starts. Raw system calls: libc refuses to touch
 /// those two.
 fn with_default_signals(command: &mut Command) {
@@ -344,7 +344,7 @@ while True:
     print(signal.sigwaitinfo(catch).si_signo, flush=True)
 "#;
 
-/// jwrap OPTIONS -- python3 SIGNAL_PRINTER, started and ready.
+/// jwrap OPTIONS -- python3 `SIGNAL_PRINTER`, started and ready.
 fn start_printer(python: &Path, options: &[&str]) -> Running {
     let mut command = jwrap();
     command
@@ -589,8 +589,8 @@ fn orphans_are_adopted_and_reaped_without_a_warning() {
     let dir = scratch();
     let go = dir.path().join("go");
     let script = format!(
-        r#"i=0; while [ $i -lt 100 ]; do (sleep 3 &); i=$((i+1)); done; echo spawned
-           while [ ! -e '{}' ]; do sleep 0.02; done; exit 0"#,
+        r"i=0; while [ $i -lt 100 ]; do (sleep 3 &); i=$((i+1)); done; echo spawned
+           while [ ! -e '{}' ]; do sleep 0.02; done; exit 0",
         go.display()
     );
     let mut running = start(&["--", "sh", "-c", &script]);
@@ -618,7 +618,7 @@ fn orphans_are_adopted_and_reaped_without_a_warning() {
 /// A C program (built at test time; every machine that builds Rust has a C compiler) that
 /// makes `total` orphans fast: each of `total / batch` short-lived processes forks `batch`
 /// children that exit at once and then exits without waiting for them.
-const ORPHAN_STORM_C: &str = r#"
+const ORPHAN_STORM_C: &str = r"
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -635,7 +635,7 @@ int main(int argc, char **argv) {
     }
     return 0;
 }
-"#;
+";
 
 fn build_orphan_storm(dir: &Path) -> Option<String> {
     let source = dir.join("storm.c");
@@ -1042,8 +1042,10 @@ fn signal_sets(lines: &[String], prefix: &str) -> (String, String) {
         lines
             .iter()
             .find_map(|line| line.strip_prefix(prefix)?.strip_prefix(name))
-            .map(|value| value.trim().to_string())
-            .unwrap_or_else(|| panic!("no {name} in {lines:?}"))
+            .map_or_else(
+                || panic!("no {name} in {lines:?}"),
+                |value| value.trim().to_string(),
+            )
     };
     (value("SigBlk:"), value("SigIgn:"))
 }
@@ -1141,7 +1143,7 @@ fn the_child_keeps_jwraps_cwd_and_inherited_fds_and_nothing_jwrap_opened() {
     });
     eventually("jwrap has closed the exec-report pipe", || {
         fs::read_dir(format!("/proc/{}/fd", running.pid()))
-            .map(|entries| entries.count())
+            .map(std::iter::Iterator::count)
             .ok()
             == fs::read_dir(format!("/proc/{child}/fd"))
                 .map(|entries| entries.count() + 1)
@@ -1844,7 +1846,14 @@ fn without_a_free_descriptor_orphans_outside_the_group_are_drained_and_counted()
         rlim_max: highest + 1,
     };
     // SAFETY: prlimit reads `limit` and writes nothing (no old value asked for).
-    let rc = unsafe { libc::prlimit(jwrap, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    let rc = unsafe {
+        libc::prlimit(
+            jwrap,
+            libc::RLIMIT_NOFILE,
+            &raw const limit,
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
     fs::write(&go, "").expect("write");
     assert_daemons_killed(running);

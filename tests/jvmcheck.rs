@@ -1,4 +1,4 @@
-//! The check of what ran: HotSpot's performance data parsed from real JVMs (each collector),
+//! The check of what ran: `HotSpot`'s performance data parsed from real JVMs (each collector),
 //! the parser's bounds on bad bytes, the comparison with the plan as a table, and end to end:
 //! jwrap warns once, at once, about a JVM that runs otherwise than planned.
 
@@ -269,7 +269,7 @@ fn what_ran_against_the_plan() {
     }
 }
 
-/// End to end: a JVM started by a script without jwrap's JAVA_TOOL_OPTIONS (as a launcher's
+/// End to end: a JVM started by a script without jwrap's `JAVA_TOOL_OPTIONS` (as a launcher's
 /// forked child would be) is found among COMMAND's processes and warned about once, at once.
 #[test]
 fn jwrap_warns_at_once_about_a_jvm_that_got_none_of_its_flags() {

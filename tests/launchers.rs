@@ -440,7 +440,7 @@ fn a_fifo_argfile_reaches_java_unread() {
     assert_eq!(mentions, 1, "one warning: {stderr}");
 }
 
-/// A byte that is not UTF-8 in JAVA_TOOL_OPTIONS does not hide the user's -Xmx50m.
+/// A byte that is not UTF-8 in `JAVA_TOOL_OPTIONS` does not hide the user's -Xmx50m.
 #[test]
 fn a_non_utf8_java_tool_options_still_counts() {
     use std::os::unix::ffi::OsStrExt;
@@ -461,7 +461,7 @@ fn a_non_utf8_java_tool_options_still_counts() {
     assert!(text.contains("-Xmx50m (in JAVA_TOOL_OPTIONS)"), "{text}");
 }
 
-/// JAVA_TOOL_OPTIONS near the kernel's 128 KiB bound on one string: jwrap adds nothing to it,
+/// `JAVA_TOOL_OPTIONS` near the kernel's 128 KiB bound on one string: jwrap adds nothing to it,
 /// says so naming the variable, and the command runs with the user's value intact.
 #[test]
 fn a_java_tool_options_near_the_kernels_limit_is_left_alone() {

@@ -1,5 +1,5 @@
 //! The plan for COMMAND without running it: where the JVM flags go (arguments or
-//! JAVA_TOOL_OPTIONS), what is kept of the user's environment, and what decided the heap.
+//! `JAVA_TOOL_OPTIONS`), what is kept of the user's environment, and what decided the heap.
 
 use jwrap::cli;
 use jwrap::config;

@@ -435,13 +435,13 @@ fn info_says_which_runtime_got_what_and_why() {
 
 /// Objects (or, with `buffers`, first a quarter of the limit in Buffers, then objects) kept
 /// until the process dies: as scripts/bench-node.sh.
-const NODE_LOAD: &str = r#"const kind = process.argv[1];
+const NODE_LOAD: &str = r"const kind = process.argv[1];
 const keep = [];
 if (kind === 'buffers') {
   for (let i = 0; i < Number(process.argv[2]) / 4 * 16; i++) keep.push(Buffer.alloc(65536, i & 0xff));
 }
 console.log('heap_size_limit=' + v8.getHeapStatistics().heap_size_limit);
-for (let n = 0; ; n++) keep.push({ i: n, s: 'x' + n, a: [n, n + 1] });"#;
+for (let n = 0; ; n++) keep.push({ i: n, s: 'x' + n, a: [n, n + 1] });";
 
 /// How a Node.js run under a memory limit ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -584,7 +584,7 @@ fn a_real_node_keeps_its_own_heap_where_it_sizes_it_well() {
     );
 }
 
-/// A byte that is not UTF-8 in NODE_OPTIONS: the variable is neither taken for unset nor
+/// A byte that is not UTF-8 in `NODE_OPTIONS`: the variable is neither taken for unset nor
 /// replaced; jwrap's words are appended to the user's bytes, and a size among them is kept.
 #[test]
 fn node_options_that_are_not_utf8_are_kept_and_appended_to() {

@@ -38,7 +38,7 @@ enum Server {
     Service,
 }
 
-/// What the user set, in the server's own channel (CATALINA_OPTS / JAVA_OPTS for Tomcat, the
+/// What the user set, in the server's own channel (`CATALINA_OPTS` / `JAVA_OPTS` for Tomcat, the
 /// command line for the others).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Setting {
@@ -341,7 +341,7 @@ fn run_variant(
         return Err(format!("{kills} kernel OOM kill(s)\n{}", tail(text)));
     }
     // java exits 143 on SIGTERM after its shutdown hooks ran.
-    if !matches!(status.code(), Some(0) | Some(143)) {
+    if !matches!(status.code(), Some(0 | 143)) {
         return Err(format!("exit {status} after SIGTERM\n{}", tail(text)));
     }
     let complete = ab_field(&ab_text, "Complete requests").unwrap_or(0.0);

@@ -11,8 +11,7 @@ use std::process::Command;
 /// for these tests.
 pub fn jwrap_path() -> PathBuf {
     std::env::var_os("JWRAP_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_jwrap")))
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_jwrap")), PathBuf::from)
 }
 
 /// `jwrap` with every variable that changes its behaviour removed: JWRAP_*, and the Java and

@@ -56,12 +56,14 @@ pub struct MemoryEvents {
 /// under_oom 0
 /// oom_kill 1
 /// ```
+#[must_use]
 pub fn oom_kills(text: &str) -> Option<u64> {
     parse::keyed_u64(text, OOM_KILL)
 }
 
 /// The counters of the memory cgroup detection read (its mount point when the process's own
 /// directory is not there). `None` without a memory controller.
+#[must_use]
 pub fn read(root: &Root, detection: &Detection) -> Option<MemoryEvents> {
     read_counters(root, detection, Moment::After)
 }
@@ -69,6 +71,7 @@ pub fn read(root: &Root, detection: &Detection) -> Option<MemoryEvents> {
 /// What `read` gives that the explanation compares with: the kill counter, or where the kernel
 /// keeps none, the limit hits. Read before COMMAND exists, so that any kill during the run
 /// shows as a rise; the peak is left for afterwards, where it is shown.
+#[must_use]
 pub fn read_baseline(root: &Root, detection: &Detection) -> Option<MemoryEvents> {
     read_counters(root, detection, Moment::Before)
 }

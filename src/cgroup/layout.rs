@@ -16,6 +16,7 @@ pub enum Controller {
 
 impl Controller {
     /// The v1 controller name, which is also the name in a v2 `cgroup.controllers` file.
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Controller::Memory => "memory",
@@ -38,6 +39,7 @@ pub enum Mode {
 
 impl Mode {
     /// The number `info --json` gives as `cgroup.version` (doc/contract.md).
+    #[must_use]
     pub fn version(self) -> Option<u8> {
         match self {
             Mode::None => None,
@@ -91,6 +93,7 @@ pub struct Layout {
 
 const PREFERRED_MOUNT_PARENT: &str = "/sys/fs/cgroup";
 
+#[must_use]
 pub fn layout(mounts: &[CgroupMount], memberships: &[Membership]) -> Layout {
     let mut warnings = Vec::new();
     let unified_path = memberships
@@ -208,15 +211,14 @@ fn translate(mount: &CgroupMount, path: &str, warnings: &mut Vec<String>) -> Str
     } else {
         relative_part(&mount.root, path)
     };
-    match relative {
-        Some(rest) => join(&mount.mount_point, rest),
-        None => {
-            warnings.push(format!(
-                "cgroup path {path} is outside the root {} of the cgroup mount at {}; reading the mount point",
-                mount.root, mount.mount_point
-            ));
-            mount.mount_point.clone()
-        }
+    if let Some(rest) = relative {
+        join(&mount.mount_point, rest)
+    } else {
+        warnings.push(format!(
+            "cgroup path {path} is outside the root {} of the cgroup mount at {}; reading the mount point",
+            mount.root, mount.mount_point
+        ));
+        mount.mount_point.clone()
     }
 }
 

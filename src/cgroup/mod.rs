@@ -127,16 +127,17 @@ impl<'a> Reader<'a> {
     /// A reported, optional value (usage, peak, weight): absent is fine, garbage is a warning.
     pub(crate) fn optional_number(&mut self, path: &str) -> Option<Reading> {
         match self.read(path) {
-            Ok(text) => match parse::single_u64(&text) {
-                Some(value) => Some(Reading {
-                    value,
-                    source: Source::file(path, &text),
-                }),
-                None => {
+            Ok(text) => {
+                if let Some(value) = parse::single_u64(&text) {
+                    Some(Reading {
+                        value,
+                        source: Source::file(path, &text),
+                    })
+                } else {
                     self.warn(garbage(path, &text));
                     None
                 }
-            },
+            }
             Err(ReadError::Missing) => None,
             Err(err) => {
                 self.warn(format!("{path}: {err}; ignored"));
@@ -226,31 +227,29 @@ pub(crate) fn tightest<T: PartialOrd + Copy>(
             Level::Bad(message) => bad.push(message),
         }
     }
-    match best {
-        Some((value, source)) => {
-            for message in bad {
-                reader.warn(format!(
-                    "{message}; using the tightest limit read ({}), the real limit may be lower",
-                    source.origin()
-                ));
-            }
-            Limit::Set { value, source }
+    if let Some((value, source)) = best {
+        for message in bad {
+            reader.warn(format!(
+                "{message}; using the tightest limit read ({}), the real limit may be lower",
+                source.origin()
+            ));
         }
-        None => {
-            for message in &bad {
-                reader.warn(message.clone());
-            }
-            match bad.into_iter().next() {
-                Some(reason) => Limit::Unknown { reason },
-                None => Limit::Unlimited {
-                    source: unlimited_source,
-                },
-            }
+        Limit::Set { value, source }
+    } else {
+        for message in &bad {
+            reader.warn(message.clone());
+        }
+        match bad.into_iter().next() {
+            Some(reason) => Limit::Unknown { reason },
+            None => Limit::Unlimited {
+                source: unlimited_source,
+            },
         }
     }
 }
 
 /// Detect the limits of the process whose files `root` holds.
+#[must_use]
 pub fn detect(root: &Root) -> Detection {
     let mut reader = Reader::new(root);
     let mountinfo = essential_text(&mut reader, PROC_SELF_MOUNTINFO);

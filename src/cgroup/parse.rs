@@ -28,6 +28,7 @@ pub struct CgroupMount {
 /// The cgroup mounts listed in `/proc/self/mountinfo`. Lines that are not cgroup mounts, and
 /// lines that cannot be parsed, are skipped: one odd mount (a 9p share with spaces in its
 /// options, say) must not hide the cgroup mounts.
+#[must_use]
 pub fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
     mountinfo
         .lines()
@@ -107,6 +108,7 @@ fn is_v1_controller(option: &str) -> bool {
 }
 
 /// mountinfo writes space, tab, newline and backslash in paths as `\040`, `\011`, `\012`, `\134`.
+#[must_use]
 pub fn unescape_octal(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -116,17 +118,16 @@ pub fn unescape_octal(text: &str) -> String {
             .get(i + 1..i + 4)
             .filter(|_| bytes[i] == b'\\')
             .filter(|digits| digits.iter().all(|d| (b'0'..=b'7').contains(d)))
-            .map(|d| (d[0] - b'0') as u32 * 64 + (d[1] - b'0') as u32 * 8 + (d[2] - b'0') as u32)
+            .map(|d| {
+                u32::from(d[0] - b'0') * 64 + u32::from(d[1] - b'0') * 8 + u32::from(d[2] - b'0')
+            })
             .filter(|value| *value <= 0xff);
-        match escaped {
-            Some(value) => {
-                out.push(value as u8);
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
+        if let Some(value) = escaped {
+            out.push(value as u8);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
         }
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -134,6 +135,7 @@ pub fn unescape_octal(text: &str) -> String {
 
 /// Whether `path` is the mount point of a FUSE file system (lxcfs mounts its own
 /// `/proc/meminfo`, `/proc/cpuinfo` and friends over the kernel's).
+#[must_use]
 pub fn is_fuse_mount(mountinfo: &str, path: &str) -> bool {
     mountinfo.lines().any(|line| {
         // Cheap checks first: most lines are not FUSE, and the full parse allocates.
@@ -158,6 +160,7 @@ pub struct Membership {
 }
 
 /// The lines of `/proc/self/cgroup` that parse; a malformed line is skipped, not fatal.
+#[must_use]
 pub fn memberships(proc_self_cgroup: &str) -> Vec<Membership> {
     proc_self_cgroup
         .lines()
@@ -192,6 +195,7 @@ pub fn limit_value(text: &str) -> Option<LimitValue> {
 }
 
 /// A plain unsigned decimal, nothing else on the line.
+#[must_use]
 pub fn single_u64(text: &str) -> Option<u64> {
     let trimmed = text.trim();
     if trimmed.is_empty() || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
@@ -201,6 +205,7 @@ pub fn single_u64(text: &str) -> Option<u64> {
 }
 
 /// A signed decimal (`cpu.cfs_quota_us` is `-1` when unset).
+#[must_use]
 pub fn single_i64(text: &str) -> Option<i64> {
     let trimmed = text.trim();
     let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
@@ -218,6 +223,7 @@ pub struct Quota {
 }
 
 impl Quota {
+    #[must_use]
     pub fn cpus(&self) -> f64 {
         self.quota_us as f64 / self.period_us as f64
     }
@@ -226,6 +232,7 @@ impl Quota {
 /// v2 `cpu.max`: `max 100000` or `150000 100000`. `Some(None)` is "no quota". The kernel always
 /// writes both fields (`cpu_max_show` in kernel/sched/core.c), so a lone quota or a lone `max`
 /// is not a quota with a guessed period: it is garbage (`None`).
+#[must_use]
 pub fn cpu_max(text: &str) -> Option<Option<Quota>> {
     let mut fields = text.split_whitespace();
     let quota = fields.next()?;
@@ -244,6 +251,7 @@ pub fn cpu_max(text: &str) -> Option<Option<Quota>> {
 }
 
 /// v1 `cpu.cfs_quota_us` + `cpu.cfs_period_us`. `Some(None)` is "no quota" (`-1`).
+#[must_use]
 pub fn cfs_quota(quota_text: &str, period_text: &str) -> Option<Option<Quota>> {
     let quota = single_i64(quota_text)?;
     if quota == -1 {
@@ -259,6 +267,7 @@ pub fn cfs_quota(quota_text: &str, period_text: &str) -> Option<Option<Quota>> {
 
 /// A CPU list (`0-3,6,8-9`, as in `cpuset.cpus` or `/sys/devices/system/cpu/online`) → how many
 /// CPUs it holds. An empty list is `Some(0)`; garbage is `None`.
+#[must_use]
 pub fn cpu_list_count(text: &str) -> Option<u32> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -266,12 +275,11 @@ pub fn cpu_list_count(text: &str) -> Option<u32> {
     }
     let mut count: u32 = 0;
     for range in trimmed.split(',') {
-        let (first, last) = match range.split_once('-') {
-            Some((first, last)) => (single_u64(first)?, single_u64(last)?),
-            None => {
-                let only = single_u64(range)?;
-                (only, only)
-            }
+        let (first, last) = if let Some((first, last)) = range.split_once('-') {
+            (single_u64(first)?, single_u64(last)?)
+        } else {
+            let only = single_u64(range)?;
+            (only, only)
         };
         if last < first || last > 1 << 20 {
             return None;
@@ -282,6 +290,7 @@ pub fn cpu_list_count(text: &str) -> Option<u32> {
 }
 
 /// The value of `key` in a flat keyed file (`memory.stat`, `memory.events`, `memory.oom_control`).
+#[must_use]
 pub fn keyed_u64(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| {
         // Most lines are other keys (memory.stat has dozens): skip them before splitting.
@@ -297,6 +306,7 @@ pub fn keyed_u64(text: &str, key: &str) -> Option<u64> {
 }
 
 /// `MemTotal:  24570600 kB` from `/proc/meminfo`, in bytes.
+#[must_use]
 pub fn meminfo_total(meminfo: &str) -> Option<u64> {
     meminfo.lines().find_map(|line| {
         let rest = line.strip_prefix("MemTotal:")?;
@@ -325,6 +335,7 @@ pub struct ControllerRow {
 
 /// `/proc/cgroups`: `#subsys_name hierarchy num_cgroups enabled`, one row per controller. The
 /// header and lines that do not have four fields are skipped.
+#[must_use]
 pub fn proc_cgroups(text: &str) -> Vec<ControllerRow> {
     text.lines()
         .filter(|line| !line.starts_with('#'))

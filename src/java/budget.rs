@@ -46,6 +46,7 @@ impl Region {
         Region::Headroom,
     ];
 
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Region::Metaspace => "metaspace",
@@ -60,6 +61,7 @@ impl Region {
     }
 
     /// The name in JSON.
+    #[must_use]
     pub fn key(self) -> &'static str {
         match self {
             Region::Metaspace => "metaspace_mib",
@@ -123,7 +125,7 @@ struct Rule {
 
 /// Metaspace: class metadata, about 5 KiB per loaded class: 22–23 MiB for Tomcat and Jetty
 /// (+ 0–17 % margin at 256/512 MiB); a Spring service with 15 000 classes needs about 75 MiB,
-/// which the looser -XX:MaxMetaspaceSize bound (a quarter of the limit) allows. Too little fails at start-up with "OutOfMemoryError: Metaspace", a
+/// which the looser -XX:MaxMetaspaceSize bound (a quarter of the limit) allows. Too little fails at start-up with "`OutOfMemoryError`: Metaspace", a
 /// clear message; an app that needs more sets -XX:MaxMetaspaceSize and jwrap budgets for it.
 const METASPACE: Rule = Rule {
     base_mib: 20,
@@ -221,6 +223,7 @@ pub enum Collector {
 }
 
 impl Collector {
+    #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Collector::Serial => "Serial",
@@ -231,6 +234,7 @@ impl Collector {
     }
 
     /// The collector an option chooses: `-XX:+UseG1GC`.
+    #[must_use]
     pub fn from_option(option: &str) -> Option<Collector> {
         let name = option.strip_prefix("-XX:+Use")?.strip_suffix("GC")?;
         Some(match name {
@@ -241,10 +245,11 @@ impl Collector {
         })
     }
 
-    /// The collector HotSpot names in its performance data (`sun.gc.collector.0.name`, the young
+    /// The collector `HotSpot` names in its performance data (`sun.gc.collector.0.name`, the young
     /// generation's): `Serial young collection pauses` (JDK 17+) or `Copy` before,
     /// `Parallel young collection pauses` or `PSScavenge`, `G1 young collection pauses` or
     /// `G1 incremental collections`.
+    #[must_use]
     pub fn from_perf_name(young: &str) -> Collector {
         match young {
             "Copy" => Collector::Serial,
@@ -268,7 +273,7 @@ const HEADROOM: Rule = Rule {
 };
 
 /// Below 25 % of the limit a heap is hardly useful to a service (the JVM's own default share).
-/// When the regions leave less, jwrap still picks what is safe — a Java OutOfMemoryError is
+/// When the regions leave less, jwrap still picks what is safe — a Java `OutOfMemoryError` is
 /// an orderly failure, a kernel kill is not — and says that no heap is both safe and useful.
 const HEAP_USEFUL_PER_MILLE: u64 = 250;
 /// The heap is at most 85 % of the limit: in large containers the non-heap regions hit their
@@ -418,11 +423,13 @@ pub fn budget(
 }
 
 impl HeapBudget {
+    #[must_use]
     pub fn region(&self, region: Region) -> Option<&RegionSize> {
         self.regions.iter().find(|r| r.region == region)
     }
 
     /// The heap as a percentage of the limit, rounded.
+    #[must_use]
     pub fn heap_percent(&self) -> u64 {
         (self.heap_mib * 100)
             .checked_div(self.limit_mib)

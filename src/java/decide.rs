@@ -50,6 +50,7 @@ fn in_dir(source: &Source, dir: Option<&str>) -> bool {
 }
 
 impl CgroupFacts {
+    #[must_use]
     pub fn from_detection(detection: &Detection) -> CgroupFacts {
         let layout = &detection.layout;
         let memory_dir = layout.memory.as_ref().map(|p| p.dir.as_str());
@@ -127,12 +128,14 @@ pub struct Decision {
 /// every JDK since 6).
 /// The user's own setting that decides the heap, if any: `-Xmx`, then a RAM percentage, then
 /// `-XX:MaxRAM` (the one jwrap then defers to; `plan` names it when explaining an OOM kill).
+#[must_use]
 pub fn user_heap_setting(user: &UserSettings) -> Option<&UserSetting> {
     [Knob::MaxHeap, Knob::RamShare, Knob::MaxRam]
         .into_iter()
         .find_map(|knob| user.get(knob))
 }
 
+#[must_use]
 pub fn size_flag(bytes: u64) -> String {
     if bytes % MIB == 0 {
         format!("{}m", bytes / MIB)
@@ -151,34 +154,32 @@ const V2_DEFAULT_WEIGHT: u64 = 100;
 const SHARES_PER_CPU: u64 = 1024;
 
 /// The CPU count a shares-counting JDK derives from v1 `cpu.shares` or v2 `cpu.weight`
-/// (HotSpot's `cpu_shares()`: v2 weights are mapped back to OCI shares and rounded to the
+/// (`HotSpot`'s `cpu_shares()`: v2 weights are mapped back to OCI shares and rounded to the
 /// nearest multiple of 1024). `None` for the default value.
+#[must_use]
 pub fn cpus_from_shares(version: Option<u8>, weight: u64) -> Option<u32> {
-    let shares = match version {
-        Some(2) => {
-            if weight == V2_DEFAULT_WEIGHT {
-                return None;
-            }
-            // The inverse of the OCI mapping weight = 1 + (shares − 2) × 9999 / 262142.
-            let scaled = 262_142_u64.saturating_mul(weight).saturating_sub(1) / 9999 + 2;
-            if scaled <= SHARES_PER_CPU {
-                scaled
+    let shares = if let Some(2) = version {
+        if weight == V2_DEFAULT_WEIGHT {
+            return None;
+        }
+        // The inverse of the OCI mapping weight = 1 + (shares − 2) × 9999 / 262142.
+        let scaled = 262_142_u64.saturating_mul(weight).saturating_sub(1) / 9999 + 2;
+        if scaled <= SHARES_PER_CPU {
+            scaled
+        } else {
+            let lower = scaled / SHARES_PER_CPU * SHARES_PER_CPU;
+            let upper = lower + SHARES_PER_CPU;
+            if scaled - lower <= upper - scaled {
+                lower
             } else {
-                let lower = scaled / SHARES_PER_CPU * SHARES_PER_CPU;
-                let upper = lower + SHARES_PER_CPU;
-                if scaled - lower <= upper - scaled {
-                    lower
-                } else {
-                    upper
-                }
+                upper
             }
         }
-        _ => {
-            if weight == V1_DEFAULT_SHARES {
-                return None;
-            }
-            weight
+    } else {
+        if weight == V1_DEFAULT_SHARES {
+            return None;
         }
+        weight
     };
     Some(u32::try_from(shares.div_ceil(SHARES_PER_CPU).max(1)).unwrap_or(u32::MAX))
 }
@@ -213,7 +214,7 @@ fn view(jdk: &JdkFacts, aware: bool, cgroup: &CgroupFacts) -> JvmView {
     let quota = cgroup
         .cpu_quota
         .filter(|q| visible(q.own_cgroup))
-        .map(|q| q.value.ceil().clamp(1.0, u32::MAX as f64) as u32);
+        .map(|q| q.value.ceil().clamp(1.0, f64::from(u32::MAX)) as u32);
     let hidden_quota = cgroup.cpu_quota.is_some() && quota.is_none();
     let shares = if jdk.counts_cpu_shares() {
         cgroup
@@ -246,6 +247,7 @@ fn view(jdk: &JdkFacts, aware: bool, cgroup: &CgroupFacts) -> JvmView {
 }
 
 /// Does the JVM read the container's limits, and what would it see?
+#[must_use]
 pub fn sight(jdk: &JdkFacts, cgroup: &CgroupFacts, user: &UserSettings) -> Sight {
     let support = jdk.container_support();
     // A JDK with container support may still not find the container: the kernel's controller
@@ -311,7 +313,7 @@ pub fn sight(jdk: &JdkFacts, cgroup: &CgroupFacts, user: &UserSettings) -> Sight
 const REQUIRED_V2: [&str; 2] = ["cpu", "memory"];
 const REQUIRED_PROC_CGROUPS: [&str; 3] = ["memory", "cpu", "cpuacct"];
 
-/// The JDK's own detection, from the files it reads before any limit (HotSpot's
+/// The JDK's own detection, from the files it reads before any limit (`HotSpot`'s
 /// `CgroupSubsystemFactory`): `Err` with the reason when it will turn container support off.
 ///
 /// * A JDK with JDK-8349988, on a cgroup2 `/sys/fs/cgroup`, reads that directory's
@@ -373,7 +375,7 @@ pub fn own_detection(jdk: &JdkFacts, controllers: &KernelControllers) -> Result<
     Err(why)
 }
 
-/// The JVM's defaults for its GC and compiler threads, from a CPU count (HotSpot's formulas,
+/// The JVM's defaults for its GC and compiler threads, from a CPU count (`HotSpot`'s formulas,
 /// doc/sizing.md), for JDKs that cannot be told the count with `-XX:ActiveProcessorCount`.
 fn thread_count_flags(cpus: u32) -> Vec<String> {
     let n = cpus.max(1);
@@ -393,6 +395,7 @@ fn thread_count_flags(cpus: u32) -> Vec<String> {
 }
 
 /// The decision. Total: every input gives flags (maybe none) and reasons.
+#[must_use]
 pub fn decide(
     limits: &Limits,
     jdk: &JdkFacts,
@@ -450,12 +453,12 @@ fn known_cpus(limits: &Limits, cgroup: &CgroupFacts) -> Option<u32> {
     anything_read.then_some(limits.effective_cpus)
 }
 
-/// HotSpot counts itself a server-class machine, and picks G1 (Parallel on JDK 8) instead of
+/// `HotSpot` counts itself a server-class machine, and picks G1 (Parallel on JDK 8) instead of
 /// Serial, with at least 2 processors and 2 GiB − 256 MiB of memory.
 const SERVER_CLASS_CPUS: u32 = 2;
 const SERVER_CLASS_MEMORY: u64 = 1792 * MIB;
 
-/// JEP 523: from JDK 27, HotSpot picks G1 in every environment.
+/// JEP 523: from JDK 27, `HotSpot` picks G1 in every environment.
 const G1_EVERYWHERE_FROM: u32 = 27;
 
 /// The collectors that may run: the user's choice, else what the JVM's ergonomics pick from
@@ -533,9 +536,9 @@ fn collectors(
     )
 }
 
-/// The heap HotSpot gives itself from `memory` (its `set_heap_size`): the MaxRAMPercentage
-/// share, at least its default MaxHeapSize (96 MiB scaled by 1.3 for 64-bit words), or the
-/// MinRAMPercentage share when that is below it (small memories). Percentages in per mille.
+/// The heap `HotSpot` gives itself from `memory` (its `set_heap_size`): the `MaxRAMPercentage`
+/// share, at least its default `MaxHeapSize` (96 MiB scaled by 1.3 for 64-bit words), or the
+/// `MinRAMPercentage` share when that is below it (small memories). Percentages in per mille.
 fn jvm_heap(memory: u64, max_per_mille: u64, min_per_mille: u64) -> u64 {
     const DEFAULT_MAX_HEAP: u64 = 96 * MIB * 13 / 10;
     let reasonable_min = memory / 1000 * min_per_mille;
@@ -564,23 +567,22 @@ fn users_heap(user: &UserSettings, limit: u64) -> Option<(u64, String)> {
         .find_map(|knob| user.get(knob))?;
     let memory = user
         .get(Knob::MaxRam)
-        .and_then(|s| s.bytes())
+        .and_then(super::userflags::UserSetting::bytes)
         .unwrap_or(limit);
-    let bytes = match heap.knob {
-        Knob::MaxHeap => heap.bytes()?,
-        _ => {
-            // MaxRAMFraction=n is 100/n %; only the percentages are read here.
-            let max = per_mille("-XX:MaxRAMPercentage=").unwrap_or(250);
-            let min = per_mille("-XX:MinRAMPercentage=").unwrap_or(500);
-            if user
-                .settings
-                .iter()
-                .any(|s| s.option.contains("RAMFraction="))
-            {
-                return None;
-            }
-            jvm_heap(memory, max, min)
+    let bytes = if heap.knob == Knob::MaxHeap {
+        heap.bytes()?
+    } else {
+        // MaxRAMFraction=n is 100/n %; only the percentages are read here.
+        let max = per_mille("-XX:MaxRAMPercentage=").unwrap_or(250);
+        let min = per_mille("-XX:MinRAMPercentage=").unwrap_or(500);
+        if user
+            .settings
+            .iter()
+            .any(|s| s.option.contains("RAMFraction="))
+        {
+            return None;
         }
+        jvm_heap(memory, max, min)
     };
     Some((bytes / MIB, heap.to_string()))
 }
@@ -601,7 +603,10 @@ fn memory_flags(
         ));
         return;
     };
-    let user_bytes = |knob: Knob| user.get(knob).and_then(|s| s.bytes());
+    let user_bytes = |knob: Knob| {
+        user.get(knob)
+            .and_then(super::userflags::UserSetting::bytes)
+    };
     let regions = UserRegions {
         metaspace: user_bytes(Knob::Metaspace),
         code_cache: user_bytes(Knob::CodeCache),
@@ -626,7 +631,9 @@ fn memory_flags(
     // The heap.
     let heap_setting = user_heap_setting(user);
     // The largest heap the JVM will have, when known: jwrap's -Xmx or the user's.
-    let mut heap_bytes = user.get(Knob::MaxHeap).and_then(|s| s.bytes());
+    let mut heap_bytes = user
+        .get(Knob::MaxHeap)
+        .and_then(super::userflags::UserSetting::bytes);
     match heap_setting {
         Some(setting) if setting.knob == Knob::RamShare && without_max_ram => {
             let heap = percent_heap(limit, user);
@@ -775,14 +782,14 @@ fn memory_flags(
     decision.budget = Some(budget);
 }
 
-/// HotSpot's `MaxHeapSize` default, 96 MiB scaled for 64-bit words (× 13/10): below twice it,
-/// the JVM's ergonomics take MinRAMPercentage of the memory for the heap.
+/// `HotSpot`'s `MaxHeapSize` default, 96 MiB scaled for 64-bit words (× 13/10): below twice it,
+/// the JVM's ergonomics take `MinRAMPercentage` of the memory for the heap.
 const DEFAULT_MAX_HEAP_SIZE: u64 = 130_862_280;
 const DEFAULT_MAX_RAM_PERCENT: f64 = 25.0;
 const DEFAULT_MIN_RAM_PERCENT: f64 = 50.0;
-/// The initial heap HotSpot picks for itself is never below 8 MiB (measured with JDK 17:
-/// `-XX:MaxRAM=64m` and `256m` both give InitialHeapSize and MinHeapSize 8 MiB). An explicit
-/// smaller InitialHeapSize would also lower MinHeapSize, so jwrap's is at least this.
+/// The initial heap `HotSpot` picks for itself is never below 8 MiB (measured with JDK 17:
+/// `-XX:MaxRAM=64m` and `256m` both give `InitialHeapSize` and `MinHeapSize` 8 MiB). An explicit
+/// smaller `InitialHeapSize` would also lower `MinHeapSize`, so jwrap's is at least this.
 const INITIAL_HEAP_FLOOR: u64 = 8 * MIB;
 
 /// The user's `-XX:{name}Percentage` (or `{name}Fraction`, as a percentage), the last one given.
@@ -803,10 +810,10 @@ fn user_ram_percent(user: &UserSettings, name: &str) -> Option<f64> {
         .next_back()
 }
 
-/// The heap HotSpot's ergonomics give for `memory` with the user's RAM percentages
-/// (`Arguments::set_heap_size`): MaxRAMPercentage of it, but never below the `MaxHeapSize`
-/// default, unless memory is so small that MinRAMPercentage of it is below that default: then
-/// MinRAMPercentage of it. Rounded up to whole MiB, at least 1: HotSpot rounds up to the heap's
+/// The heap `HotSpot`'s ergonomics give for `memory` with the user's RAM percentages
+/// (`Arguments::set_heap_size`): `MaxRAMPercentage` of it, but never below the `MaxHeapSize`
+/// default, unless memory is so small that `MinRAMPercentage` of it is below that default: then
+/// `MinRAMPercentage` of it. Rounded up to whole MiB, at least 1: `HotSpot` rounds up to the heap's
 /// alignment (a multiple of 1 MiB), so the JVM ends with the same size it would have picked.
 fn percent_heap(memory: u64, user: &UserSettings) -> u64 {
     let max_percent = user_ram_percent(user, "MaxRAM").unwrap_or(DEFAULT_MAX_RAM_PERCENT);
@@ -822,7 +829,7 @@ fn percent_heap(memory: u64, user: &UserSettings) -> u64 {
 }
 
 /// From JDK 26, in place of `-XX:MaxRAM`: the initial heap the JVM would take from the limit
-/// (InitialRAMPercentage of it, the user's or the JDK's default), which is all MaxRAM still
+/// (`InitialRAMPercentage` of it, the user's or the JDK's default), which is all `MaxRAM` still
 /// drives once the maximum heap is given (the collector and thread counts follow the memory
 /// and CPUs the JVM sees, direct memory follows the heap or its own bound).
 fn initial_heap_flag(
@@ -857,7 +864,7 @@ fn initial_heap_flag(
 }
 
 /// Metaspace's bound is looser than its budget. Too little metaspace fails at start-up
-/// ("OutOfMemoryError: Metaspace") whatever the heap, and what an app needs depends on its
+/// ("`OutOfMemoryError`: Metaspace") whatever the heap, and what an app needs depends on its
 /// class count, which jwrap does not know: the budget is what a typical service uses, the bound
 /// a quarter of the limit (at most 256 MiB, at least the budget). An app that loads more than
 /// its budget takes from the margin the heap leaves below the largest safe heap.

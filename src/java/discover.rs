@@ -57,7 +57,7 @@ pub enum VersionSource {
 /// The JDK COMMAND will run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Jdk {
-    /// The `java` as found (on PATH, in JAVA_HOME, or as COMMAND said).
+    /// The `java` as found (on PATH, in `JAVA_HOME`, or as COMMAND said).
     pub java: PathBuf,
     /// The same file with every symlink followed.
     pub resolved: PathBuf,
@@ -75,11 +75,13 @@ pub struct Jdk {
 }
 
 /// COMMAND's program is `java` (by name: `java`, `./java`, `/opt/jdk/bin/java`).
+#[must_use]
 pub fn program_is_java(command: &[OsString]) -> bool {
     crate::config::program_name(command).is_some_and(|name| name == "java")
 }
 
 /// Find the JDK for `command`. `None` when there is none to find.
+#[must_use]
 pub fn find(command: &[OsString], env: &Environment, may_run: bool) -> Option<Jdk> {
     let (java, found_by, how) = locate(command, env)?;
     let resolved = follow_links(&java);
@@ -106,17 +108,18 @@ pub fn find(command: &[OsString], env: &Environment, may_run: bool) -> Option<Jd
             );
         }
         None => match run_java_version(&jdk.java, env) {
-            Ok(text) => match version::parse_version_output(&text) {
-                Some(output) => apply_version_output(&mut jdk, &output),
-                None => {
+            Ok(text) => {
+                if let Some(output) = version::parse_version_output(&text) {
+                    apply_version_output(&mut jdk, &output)
+                } else {
                     let first = text.lines().next().unwrap_or("").trim().to_string();
                     jdk.version_source = VersionSource::Unknown(format!(
                         "no release file, and `java -version` printed no version ({first:?})"
                     ));
                 }
-            },
+            }
             Err(why) => {
-                jdk.version_source = VersionSource::Unknown(format!("no release file, and {why}"))
+                jdk.version_source = VersionSource::Unknown(format!("no release file, and {why}"));
             }
         },
     }
@@ -219,6 +222,7 @@ fn follow_links(java: &Path) -> PathBuf {
 
 /// The JDK's home from its resolved `java`: `HOME/bin/java`, or `JDK/jre/bin/java` (JDK 8),
 /// whose home is `JDK`.
+#[must_use]
 pub fn home_of(resolved_java: &Path) -> PathBuf {
     let bin = resolved_java.parent().unwrap_or(Path::new("/"));
     let home = if bin.file_name() == Some(OsStr::new("bin")) {
@@ -374,7 +378,7 @@ fn finish(child: &mut Child, deadline: Instant) -> bool {
         let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
         match waitid(Id::Pid(pid), flags) {
             Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(2))
+                std::thread::sleep(Duration::from_millis(2));
             }
             Ok(WaitStatus::StillAlive) => break false,
             Ok(_) => break true,

@@ -1,11 +1,11 @@
-//! HotSpot's performance data: the file every HotSpot JVM keeps at `/tmp/hsperfdata_<user>/<pid>`
+//! `HotSpot`'s performance data: the file every `HotSpot` JVM keeps at `/tmp/hsperfdata_<user>/<pid>`
 //! (unless started with `-XX:-UsePerfData`), memory-mapped and updated as it runs. Reading it is
 //! passive: no signal, no attach, nothing the JVM notices. It tells what the JVM really runs
 //! with: its collector, its heap's capacities, the options it was started with.
 //!
 //! The parser is pure (`parse` over the bytes); `read` reads one file, bounded, through std.
 //!
-//! Layout (HotSpot's `perfMemory.hpp`): a 32-byte prologue — magic `0xcafec0c0` (always
+//! Layout (`HotSpot`'s `perfMemory.hpp`): a 32-byte prologue — magic `0xcafec0c0` (always
 //! big-endian), byte order (0 big, 1 little), major and minor version, an "accessible" flag,
 //! bytes used, overflow, a modification time stamp, the first entry's offset, the number of
 //! entries — then the entries, each: its length, the offset of its name, the vector length (0
@@ -23,10 +23,10 @@ const ENTRY_HEADER_LEN: usize = 20;
 /// The default `-XX:PerfDataMemorySize` is 64 KiB; the JVM rounds it to pages. A file larger
 /// than this is not one.
 pub const MAX_FILE: u64 = 1 << 20;
-/// Where HotSpot puts the files on Linux, whatever `java.io.tmpdir` says.
+/// Where `HotSpot` puts the files on Linux, whatever `java.io.tmpdir` says.
 pub const DIR_PREFIX: &str = "/tmp/hsperfdata_";
 
-/// What an entry measures (HotSpot's `PerfData::Units`).
+/// What an entry measures (`HotSpot`'s `PerfData::Units`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Units {
     None,
@@ -52,7 +52,7 @@ impl Units {
     }
 }
 
-/// Whether an entry changes (HotSpot's `PerfData::Variability`).
+/// Whether an entry changes (`HotSpot`'s `PerfData::Variability`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variability {
     Constant,
@@ -76,7 +76,7 @@ impl Variability {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Long(i64),
-    /// A byte vector, up to its first NUL: HotSpot's strings.
+    /// A byte vector, up to its first NUL: `HotSpot`'s strings.
     Text(String),
     /// Any other type or vector: its type byte.
     Unsupported(u8),
@@ -231,6 +231,7 @@ pub fn parse(bytes: &[u8]) -> Result<PerfData, ParseError> {
 }
 
 impl PerfData {
+    #[must_use]
     pub fn long(&self, name: &str) -> Option<i64> {
         match self.entries.get(name)?.value {
             Value::Long(value) => Some(value),
@@ -238,6 +239,7 @@ impl PerfData {
         }
     }
 
+    #[must_use]
     pub fn text(&self, name: &str) -> Option<&str> {
         match &self.entries.get(name)?.value {
             Value::Text(text) => Some(text),
@@ -245,7 +247,8 @@ impl PerfData {
         }
     }
 
-    /// The young generation's collector, as HotSpot names it (`Serial young collection pauses`, …).
+    /// The young generation's collector, as `HotSpot` names it (`Serial young collection pauses`, …).
+    #[must_use]
     pub fn collector_name(&self) -> Option<&str> {
         self.text("sun.gc.collector.0.name")
     }
@@ -253,6 +256,7 @@ impl PerfData {
     /// The heap's largest size. Serial and Parallel split the heap in two generations, whose
     /// maximum capacities add up to it; G1's young and old generation may each grow to the
     /// whole heap, so each reports (about) all of it.
+    #[must_use]
     pub fn max_heap(&self) -> Option<u64> {
         let capacity = |generation: u8| {
             self.long(&format!("sun.gc.generation.{generation}.maxCapacity"))
@@ -269,11 +273,13 @@ impl PerfData {
 
     /// The options the JVM was started with (`java.rt.vmArgs`: `JAVA_TOOL_OPTIONS`'s, then the
     /// command line's).
+    #[must_use]
     pub fn jvm_args(&self) -> Option<&str> {
         self.text("java.rt.vmArgs")
     }
 
     /// The main class or jar and its arguments (`sun.rt.javaCommand`).
+    #[must_use]
     pub fn java_command(&self) -> Option<&str> {
         self.text("sun.rt.javaCommand")
     }
@@ -302,6 +308,7 @@ impl fmt::Display for ReadError {
 
 /// The performance data file of process `pid`: the one `/tmp/hsperfdata_*/<pid>` there is.
 /// `tmp` is the directory holding the `hsperfdata_*` directories (`/tmp`).
+#[must_use]
 pub fn find(tmp: &Path, pid: i32) -> Option<PathBuf> {
     let entries = std::fs::read_dir(tmp).ok()?;
     entries

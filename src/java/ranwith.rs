@@ -34,7 +34,7 @@ pub struct Observed {
     /// Its program name (`/proc/PID/comm`), e.g. `java`.
     pub name: String,
     pub collector: Collector,
-    /// HotSpot's name for it.
+    /// `HotSpot`'s name for it.
     pub collector_name: String,
     pub max_heap_mib: Option<u64>,
     /// `java.rt.vmArgs`.
@@ -44,6 +44,7 @@ pub struct Observed {
 impl Observed {
     /// `None` until the JVM has finished starting (`sun.rt.createVmEndTime` set): it adds and
     /// fills entries while it starts, and its options may be read half-written before that.
+    #[must_use]
     pub fn from_perf(pid: i32, name: String, data: &PerfData) -> Option<Observed> {
         if data
             .long("sun.rt.createVmEndTime")
@@ -64,6 +65,7 @@ impl Observed {
     }
 
     /// The option that set its heap, if one did: the last `-Xmx` or `-XX:MaxHeapSize`.
+    #[must_use]
     pub fn heap_option(&self) -> Option<&str> {
         self.jvm_args
             .split_whitespace()
@@ -77,6 +79,7 @@ impl Observed {
 const HEAP_SLACK_MIB: u64 = 4;
 
 /// How `observed` differs from the plan, in one line; `None` when it runs as planned.
+#[must_use]
 pub fn compare(expected: &Expected, observed: &Observed) -> Option<String> {
     let mut differences = Vec::new();
     if !expected.collectors.contains(&observed.collector) {
@@ -145,6 +148,7 @@ pub struct Watch {
 }
 
 impl Watch {
+    #[must_use]
     pub fn new(expected: Expected) -> Watch {
         let now = Instant::now();
         Watch {
@@ -174,8 +178,7 @@ impl Watch {
                 continue;
             };
             let name = std::fs::read_to_string(self.proc_dir.join(pid.to_string()).join("comm"))
-                .map(|n| n.trim().to_string())
-                .unwrap_or_else(|_| "java".to_string());
+                .map_or_else(|_| "java".to_string(), |n| n.trim().to_string());
             // Not initialised far enough yet (no collector): the next look reads it.
             let Some(observed) = Observed::from_perf(pid, name, &data) else {
                 continue;
@@ -224,6 +227,7 @@ impl Watch {
     }
 
     /// The JVM an out-of-memory explanation is about: the one with the largest heap.
+    #[must_use]
     pub fn main_jvm(&self) -> Option<&Observed> {
         self.observed.iter().max_by_key(|o| o.max_heap_mib)
     }

@@ -151,6 +151,7 @@ pub struct UserSetting {
 
 impl UserSetting {
     /// The size the option gives, for the options that give one.
+    #[must_use]
     pub fn bytes(&self) -> Option<u64> {
         let value = match self.option.split_once('=') {
             Some((_, value)) => value,
@@ -180,11 +181,13 @@ pub struct UserSettings {
 
 impl UserSettings {
     /// The setting of `knob` that the JVM will use: the last one.
+    #[must_use]
     pub fn get(&self, knob: Knob) -> Option<&UserSetting> {
         self.settings.iter().rev().find(|s| s.knob == knob)
     }
 
     /// The user turned container support off (the last word on it is `-XX:-UseContainerSupport`).
+    #[must_use]
     pub fn container_support_off(&self) -> Option<&UserSetting> {
         self.get(Knob::ContainerSupport)
             .filter(|s| s.option.starts_with("-XX:-"))
@@ -192,6 +195,7 @@ impl UserSettings {
 }
 
 /// The option that sets `knob`, or `None` for every other option.
+#[must_use]
 pub fn classify(option: &str) -> Option<Knob> {
     if option.starts_with("-Xmx") {
         return Some(Knob::MaxHeap);
@@ -329,7 +333,7 @@ enum State {
 }
 
 impl Scanner<'_> {
-    /// Options as the VM reads them (JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, an options file): every
+    /// Options as the VM reads them (`JAVA_TOOL_OPTIONS`, _`JAVA_OPTIONS`, an options file): every
     /// word is an option.
     fn options(&mut self, words: &[String], channel: &Channel) {
         for word in words {
@@ -435,6 +439,7 @@ impl Scanner<'_> {
 /// Split option text into words the way the JVM does: blanks separate words, single or double
 /// quotes group a word (and are removed). In an argument file (`argfile`), `#` starts a comment
 /// to the end of the line, and a backslash inside quotes escapes the next character.
+#[must_use]
 pub fn split_options(text: &str, argfile: bool) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();

@@ -312,6 +312,7 @@ impl JdkFacts {
     /// in 21.0.12, 11.0.32 and 8u502, the updates after the backports were integrated). The
     /// others read `/proc/cgroups`, from which kernels 6.12 and later built without cgroup v1
     /// memory leave the memory row out: those JDKs then turn container support off.
+    #[must_use]
     pub fn detects_v2_from_its_mount(&self) -> bool {
         self.version.as_ref().is_some_and(|v| match v.feature {
             8 => v.at_least(8, JDK8_V2_DETECTION_FROM_MOUNT),
@@ -324,18 +325,21 @@ impl JdkFacts {
     /// JDKs that run without the cpuset controller (JDK-8347129, 25). Before it, a cpuset
     /// controller missing from `/proc/cgroups` turned container support off. No backport is
     /// counted: where one exists, the JDK is at worst sized as blind, which only adds flags.
+    #[must_use]
     pub fn cpuset_optional(&self) -> bool {
         self.version.as_ref().is_some_and(|v| v.feature >= 25)
     }
 
     /// `-XX:MaxRAM` is deprecated from JDK 26 (JDK-8369346): the JVM warns at start-up. It is
     /// obsolete in 27 (ignored, with a warning) and gone in 28 (the JVM refuses to start).
+    #[must_use]
     pub fn max_ram_deprecated(&self) -> bool {
         self.version.as_ref().is_some_and(|v| v.feature >= 26)
     }
 
     /// The default `InitialRAMPercentage`: 1/64 of the memory (1.5625 %), 0.2 % from JDK 26
     /// (JDK-8353837).
+    #[must_use]
     pub fn default_initial_ram_percent(&self) -> f64 {
         if self.version.as_ref().is_some_and(|v| v.feature >= 26) {
             0.2
