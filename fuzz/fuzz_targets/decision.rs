@@ -5,7 +5,7 @@
 
 use arbitrary::Arbitrary;
 use jwrap::java::decide::{CgroupFacts, Placed, Policy, decide};
-use jwrap::java::userflags::{Sources, classify, scan};
+use jwrap::java::userflags::{FileRead, Sources, classify, scan};
 use jwrap::java::version::{JdkFacts, parse_release, parse_version};
 use jwrap::limits::{Limit, Limits, Source};
 use libfuzzer_sys::fuzz_target;
@@ -80,6 +80,7 @@ fuzz_target!(|input: Input<'_>| {
         host_cpus: input.host_cpus,
         host_memory: input.host_memory,
         cpuset_cpus: input.cpuset_cpus,
+        ..CgroupFacts::default()
     };
     let release = parse_release(input.release_file);
     let jdk = JdkFacts {
@@ -102,8 +103,7 @@ fuzz_target!(|input: Input<'_>| {
         argfiles: true,
         ..Sources::default()
     };
-    let no_files =
-        |_: &Path| -> std::io::Result<String> { Err(std::io::ErrorKind::NotFound.into()) };
+    let no_files = |_: &Path| FileRead::Failed("missing".to_string());
     let user = scan(&sources, &no_files);
 
     let decision = decide(&limits, &jdk, &cgroup, &policy, &user);

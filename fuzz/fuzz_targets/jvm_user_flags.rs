@@ -5,7 +5,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use jwrap::java::userflags::{Sources, classify, scan, split_options};
+use jwrap::java::userflags::{FileRead, Sources, classify, scan, split_options};
 use libfuzzer_sys::fuzz_target;
 use std::ffi::OsString;
 use std::path::Path;
@@ -15,6 +15,8 @@ struct Input<'a> {
     java_tool_options: Option<&'a str>,
     jdk_java_options: Option<&'a str>,
     java_options: Option<&'a str>,
+    /// A start script's variable (`JAVA_OPTS`).
+    java_opts: Option<&'a str>,
     command_line: Option<Vec<&'a str>>,
     argfiles: bool,
     /// What every readable argument file or options file holds.
@@ -23,11 +25,14 @@ struct Input<'a> {
 
 /// The path whose reads fail, as a missing file would.
 const UNREADABLE: &str = "/unreadable";
+/// The path that is a FIFO: never read.
+const FIFO: &str = "/fifo";
 
 fuzz_target!(|input: Input<'_>| {
     for text in [
         input.java_tool_options,
         input.java_options,
+        input.java_opts,
         Some(input.file_text),
     ]
     .into_iter()
@@ -42,18 +47,26 @@ fuzz_target!(|input: Input<'_>| {
     let command_line: Option<Vec<OsString>> = input
         .command_line
         .map(|words| words.into_iter().map(OsString::from).collect());
+    let launcher: Vec<(&'static str, String)> = input
+        .java_opts
+        .map(|text| ("JAVA_OPTS", text.to_string()))
+        .into_iter()
+        .collect();
     let sources = Sources {
         java_tool_options: input.java_tool_options,
         jdk_java_options: input.jdk_java_options,
         command_line: command_line.as_deref(),
+        launcher: &launcher,
         java_options: input.java_options,
         argfiles: input.argfiles,
     };
-    let read = |path: &Path| -> std::io::Result<String> {
+    let read = |path: &Path| -> FileRead {
         if path == Path::new(UNREADABLE) {
-            Err(std::io::ErrorKind::NotFound.into())
+            FileRead::Failed("missing".to_string())
+        } else if path == Path::new(FIFO) {
+            FileRead::NotAFile("a FIFO")
         } else {
-            Ok(input.file_text.to_string())
+            FileRead::Text(input.file_text.to_string())
         }
     };
     let found = scan(&sources, &read);
