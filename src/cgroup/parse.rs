@@ -65,10 +65,12 @@ fn may_carry(line: &str, controllers: &[&str]) -> bool {
         return true;
     }
     // Everything after the source, split at blanks too: the full parse takes one blank-separated
-    // field of it as the super options, and must never find a controller this check missed.
+    // field of it as the super options, and must never find a controller this check missed. It
+    // also reads `key=value` options by their key.
     let super_options = fields.nth(1).unwrap_or("");
     super_options
         .split(|c: char| c == ',' || c.is_whitespace())
+        .map(|option| option.split_once('=').map_or(option, |(key, _)| key))
         .any(|option| controllers.contains(&option))
 }
 
