@@ -893,3 +893,13 @@ fn a_controller_before_more_text_in_the_super_options_is_found_by_both_parses() 
     assert_eq!(cgroup_mounts(text).len(), 1);
     check_mountinfo(text).unwrap();
 }
+
+/// Found by the `mountinfo` fuzz target: `cpu=cpuacct` in the super options is the option `cpu`
+/// to the full parse (key and value); the filter must see it too.
+#[test]
+fn a_controller_option_with_a_value_is_found_by_both_parses() {
+    let text =
+        "7 5 0:6 /docker /sys/fs/cgroup/cpu rw,relatime shared:4 - cgroup cgroup rw,cpu=cpuacct\n";
+    assert_eq!(cgroup_mounts(text).len(), 1);
+    check_mountinfo(text).unwrap();
+}
