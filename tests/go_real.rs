@@ -10,7 +10,7 @@
 //! which case it is. The fake roots (a 4-CPU host) show the variable where it is needed.
 
 use crate::gotools::{Toolchain, report_program};
-use crate::realcg::{Limits, Namespaces, RealCgroup};
+use crate::realcg::{Limits, RealCgroup};
 use crate::skip;
 use crate::util::{fixture, jwrap, jwrap_path};
 use serde_json::Value;
@@ -103,15 +103,8 @@ fn gomaxprocs_is_gos_rule_in_a_real_cgroup_and_jwrap_sets_it_only_where_go_would
     };
     let parent = RealCgroup::create("go-parent", limits).unwrap();
     let leaf = parent.child("leaf", Limits::default()).unwrap();
-    let clean = jwrap();
     let in_group = |group: &RealCgroup, program: &Path, args: &[&str]| {
-        let mut command = group.command(Namespaces::Host, program, args);
-        for (name, value) in clean.get_envs() {
-            match value {
-                Some(value) => command.env(name, value),
-                None => command.env_remove(name),
-            };
-        }
+        let mut command = group.clean_command(program, args);
         command.env_remove("GODEBUG");
         command
     };

@@ -178,6 +178,19 @@ impl RealCgroup {
         command
     }
 
+    /// `command` in the host's namespaces, with the environment `util::jwrap()` gives: none of
+    /// the variables jwrap reads or sets, so a runtime in the group sizes itself as it would alone.
+    pub fn clean_command(&self, program: impl AsRef<OsStr>, args: &[impl AsRef<OsStr>]) -> Command {
+        let mut command = self.command(Namespaces::Host, program, args);
+        for (name, value) in crate::util::jwrap().get_envs() {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        command
+    }
+
     /// The real path of the group's memory directory.
     pub fn memory_dir(&self) -> PathBuf {
         self.memory_dir.clone()

@@ -496,17 +496,8 @@ fn a_real_node_is_never_killed_under_jwrap_where_it_would_not_be_by_itself() {
     };
     let parent = RealCgroup::create("node-parent", limits).unwrap();
     let leaf = parent.child("leaf", Limits::default()).unwrap();
-    let clean = jwrap();
-    let in_group = |group: &RealCgroup, program: &Path, args: &[&str]| {
-        let mut command = group.command(Namespaces::Host, program, args);
-        for (name, value) in clean.get_envs() {
-            match value {
-                Some(value) => command.env(name, value),
-                None => command.env_remove(name),
-            };
-        }
-        command
-    };
+    let in_group =
+        |group: &RealCgroup, program: &Path, args: &[&str]| group.clean_command(program, args);
     let mib = (limit / MIB).to_string();
     let node = Path::new("node");
     // (The Buffer-heavy load on a parent only is in BENCHMARKS.md: it ends as this one.)
