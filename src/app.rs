@@ -14,7 +14,6 @@ use crate::plan::{self, Plan};
 use crate::report::Report;
 use crate::runtimes;
 use anyhow::Context;
-use serde_json::Value;
 use std::ffi::OsString;
 use std::io::{self, Write};
 
@@ -80,7 +79,7 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
             detection: &detection,
             limits: &limits,
             plan: plan.as_ref(),
-            java: plan.as_ref().map_or(Value::Null, |plan| plan.java.clone()),
+            java: plan.as_ref().and_then(|plan| plan.java.as_ref()),
         };
         let text = if json {
             let mut text =

@@ -12,7 +12,6 @@ use crate::java::ranwith::Expected;
 use crate::java::{self, JavaInputs};
 use crate::limits::Limits;
 use crate::runtimes;
-use serde_json::Value;
 use std::ffi::OsString;
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -25,8 +24,8 @@ pub struct Plan {
     pub jvm_flags: Vec<String>,
     /// One line per decision, for `info` and `-v`, and the problems, shown always.
     pub reasons: Vec<Reason>,
-    /// The Java facts for `info` (`null` when no JDK is involved, and when running).
-    pub java: Value,
+    /// The Java facts for `info` (`None` when no JDK is involved).
+    pub java: Option<java::Summary>,
     /// What decided the JVM's maximum heap (`None` when no JDK is involved): what the
     /// explanation of an out-of-memory kill tells the user.
     pub heap: Option<JavaHeap>,
@@ -218,7 +217,7 @@ fn add_jvm_flags(plan: &mut Plan, config: &Config, limits: &Limits, java: &JavaI
     let delivery = Delivery::for_mode(config.java_flags, java.command_is_java);
     // The Java facts are for `info` to show; a run would build them for nothing.
     if matches!(config.action, Action::Info { .. }) {
-        plan.java = java::summary(java, &decision, delivery.name());
+        plan.java = Some(java::summary(java, &decision, delivery.name()));
     }
     let flags = decision.flags;
     plan.heap = Some(JavaHeap {

@@ -3,6 +3,7 @@
 
 use crate::cgroup::Detection;
 use crate::cgroup::layout::{Mode, Placement};
+use crate::java::Summary;
 use crate::limits::{CpuList, Limit, Limits, Source};
 use crate::plan::{Plan, Reason};
 use crate::units::{human_bytes, human_cpus};
@@ -18,7 +19,7 @@ pub struct Report<'a> {
     /// Present when `info` was given a command.
     pub plan: Option<&'a Plan>,
     /// The Java facts (`null` in JSON when there is no Java command).
-    pub java: Value,
+    pub java: Option<&'a Summary>,
 }
 
 /// `info --json`: the keys and their meaning are the contract (doc/contract.md, "info --json").
@@ -29,7 +30,7 @@ pub struct Json<'a> {
     memory: MemoryJson<'a>,
     cpu: CpuJson<'a>,
     host: HostJson<'a>,
-    java: &'a Value,
+    java: Option<&'a Summary>,
     jvm_flags: &'a [String],
     command: Option<CommandJson<'a>>,
     warnings: &'a [String],
@@ -180,7 +181,7 @@ impl Report<'_> {
                 cpus: d.host.cpus.value(),
                 cpus_source: origin(d.host.cpus.source()),
             },
-            java: &self.java,
+            java: self.java,
             jvm_flags: self.plan.map_or(&[], |p| p.jvm_flags.as_slice()),
             command,
             warnings: &d.warnings,
@@ -257,7 +258,7 @@ impl Report<'_> {
             std::string::ToString::to_string,
         ));
         if let Some(plan) = self.plan {
-            rows.extend(plan_rows(plan, &self.java));
+            rows.extend(plan_rows(plan, self.java));
         }
         let mut out = render(&rows);
         for warning in &d.warnings {
@@ -269,9 +270,11 @@ impl Report<'_> {
     }
 }
 
-fn plan_rows(plan: &Plan, java: &Value) -> Vec<Row> {
+fn plan_rows(plan: &Plan, java: Option<&Summary>) -> Vec<Row> {
     let mut rows = Vec::new();
-    if let Some(fields) = java.as_object() {
+    // The table lists the same fields as the JSON, in the same order.
+    let java = java.and_then(|summary| serde_json::to_value(summary).ok());
+    if let Some(fields) = java.as_ref().and_then(Value::as_object) {
         for (key, value) in fields {
             let text = match value {
                 Value::String(s) => s.clone(),

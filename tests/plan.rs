@@ -13,7 +13,6 @@ use jwrap::limits::Limits;
 use jwrap::limits::{Limit, Source};
 use jwrap::plan::{HeapDecidedBy, JavaHeap, Plan};
 use jwrap::runtimes;
-use serde_json::Value;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -106,7 +105,7 @@ fn auto_puts_flags_right_after_java_and_keeps_the_users_order() {
     assert_eq!(words(&plan.argv), expected);
     assert_eq!(tool_options(&plan), None);
     // The facts are built for `info` only.
-    assert_eq!(plan.java, Value::Null);
+    assert_eq!(plan.java, None);
 }
 
 #[test]
@@ -120,8 +119,9 @@ fn info_gets_the_java_facts_and_the_same_command() {
         Some(&inputs("17", true)),
     );
     assert_eq!(info.argv, run.argv);
-    assert_eq!(info.java["delivery"], "arguments");
-    assert_eq!(info.java["version"], "17");
+    let java = info.java.as_ref().expect("the java facts");
+    assert_eq!(java.delivery, "arguments");
+    assert_eq!(java.version.as_deref(), Some("17"));
 }
 
 #[test]
@@ -193,7 +193,7 @@ fn off_adds_nothing_but_still_explains() {
     let plan = plan(&config, &limits(), Some(&inputs("17", true)));
     assert_eq!(words(&plan.argv), ["java", "-jar", "app.jar"]);
     assert!(tool_options(&plan).is_none() && plan.jvm_flags.is_empty());
-    assert_eq!(plan.java["delivery"], "off");
+    assert_eq!(plan.java.as_ref().map(|j| j.delivery.as_str()), Some("off"));
     assert!(matches!(
         plan.heap.map(|heap| heap.decided_by),
         Some(HeapDecidedBy::JvmDefault { why }) if why.starts_with("--java-flags off")
@@ -257,7 +257,7 @@ fn no_jdk_no_java() {
     assert_eq!(words(&plan.argv), ["node", "server.js"]);
     assert!(plan.jvm_flags.is_empty() && tool_options(&plan).is_none());
     assert!(plan.reasons.iter().all(|r| !r.text().contains("JDK")));
-    assert_eq!(plan.java, Value::Null);
+    assert_eq!(plan.java, None);
     assert_eq!(plan.heap, None);
 }
 

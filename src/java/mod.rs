@@ -21,7 +21,8 @@ use crate::cgroup::Detection;
 use crate::config::Config;
 use decide::{CgroupFacts, Decision};
 use discover::{FoundBy, Jdk, VersionSource};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use std::path::Path;
 use userflags::{FileRead, Hidden, LAUNCHER_VARIABLES, Sources, UserSettings};
 
@@ -133,54 +134,103 @@ pub fn describe_jdk(jdk: &Jdk) -> String {
     )
 }
 
+/// The `java` object of `jwrap info --json`: what jwrap knows of the JDK and why it decided.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub path: String,
+    pub resolved: String,
+    pub home: String,
+    pub found_by: &'static str,
+    pub found: String,
+    pub version: Option<String>,
+    pub feature: Option<u32>,
+    pub runtime_version: Option<String>,
+    pub vendor: Option<String>,
+    pub version_source: String,
+    pub container_support: &'static str,
+    pub blind: bool,
+    pub why: String,
+    pub sees_memory_bytes: Option<u64>,
+    pub sees_cpus: Option<u32>,
+    pub sees_cpus_why: Option<String>,
+    pub heap_budget: Option<BudgetSummary>,
+    pub user_settings: Vec<String>,
+    pub unseen_options: Vec<String>,
+    pub collectors: Vec<&'static str>,
+    pub users_heap_mib: Option<u64>,
+    pub delivery: String,
+}
+
+/// The heap budget in `info --json`: each region by its key, in the budget's order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetSummary {
+    pub limit_mib: u64,
+    pub heap_mib: u64,
+    pub regions: Regions,
+    pub arithmetic: String,
+}
+
+/// Region keys and sizes in MiB, serialised as one JSON object in this order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Regions(pub Vec<(&'static str, u64)>);
+
+impl Serialize for Regions {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, mib) in &self.0 {
+            map.serialize_entry(key, mib)?;
+        }
+        map.end()
+    }
+}
+
 /// The `java` object of `jwrap info --json`.
-pub fn summary(inputs: &JavaInputs, decision: &Decision, delivery: &str) -> Value {
+#[must_use]
+pub fn summary(inputs: &JavaInputs, decision: &Decision, delivery: &str) -> Summary {
     let jdk = &inputs.jdk;
     let version = jdk.facts.version.as_ref();
     let view = decision.sight.views.first();
-    let budget = decision.budget.as_ref().map(|b| {
-        let regions: serde_json::Map<String, Value> = b
-            .regions
-            .iter()
-            .map(|r| (r.region.key().to_string(), json!(r.mib)))
-            .collect();
-        json!({
-            "limit_mib": b.limit_mib,
-            "heap_mib": b.heap_mib,
-            "regions": regions,
-            "arithmetic": b.to_string(),
-        })
+    let heap_budget = decision.budget.as_ref().map(|b| BudgetSummary {
+        limit_mib: b.limit_mib,
+        heap_mib: b.heap_mib,
+        regions: Regions(b.regions.iter().map(|r| (r.region.key(), r.mib)).collect()),
+        arithmetic: b.to_string(),
     });
-    json!({
-        "path": jdk.java.to_string_lossy(),
-        "resolved": jdk.resolved.to_string_lossy(),
-        "home": jdk.home.to_string_lossy(),
-        "found_by": match jdk.found_by {
+    Summary {
+        path: jdk.java.to_string_lossy().into_owned(),
+        resolved: jdk.resolved.to_string_lossy().into_owned(),
+        home: jdk.home.to_string_lossy().into_owned(),
+        found_by: match jdk.found_by {
             FoundBy::Command => "command",
             FoundBy::JavaHome => "JAVA_HOME",
             FoundBy::Path => "PATH",
         },
-        "found": jdk.how,
-        "version": version.map(|v| v.text.clone()),
-        "feature": version.map(|v| v.feature),
-        "runtime_version": jdk.runtime_version,
-        "vendor": jdk.vendor,
-        "version_source": match &jdk.version_source {
-            VersionSource::ReleaseFile(path) => Value::String(path.to_string_lossy().into_owned()),
-            VersionSource::JavaVersion => Value::String("java -version".to_string()),
-            VersionSource::Unknown(why) => Value::String(format!("unknown: {why}")),
+        found: jdk.how.clone(),
+        version: version.map(|v| v.text.clone()),
+        feature: version.map(|v| v.feature),
+        runtime_version: jdk.runtime_version.clone(),
+        vendor: jdk.vendor.clone(),
+        version_source: match &jdk.version_source {
+            VersionSource::ReleaseFile(path) => path.to_string_lossy().into_owned(),
+            VersionSource::JavaVersion => "java -version".to_string(),
+            VersionSource::Unknown(why) => format!("unknown: {why}"),
         },
-        "container_support": jdk.facts.container_support().describe(),
-        "blind": decision.sight.blind,
-        "why": decision.sight.why,
-        "sees_memory_bytes": view.and_then(|v| v.memory),
-        "sees_cpus": view.and_then(|v| v.cpus),
-        "sees_cpus_why": view.map(|v| v.cpus_why.clone()),
-        "heap_budget": budget,
-        "user_settings": inputs.user.settings.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "unseen_options": inputs.user.hidden.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "collectors": decision.collectors.iter().map(|c| c.name()).collect::<Vec<_>>(),
-        "users_heap_mib": decision.users_heap.as_ref().map(|(mib, _)| *mib),
-        "delivery": delivery,
-    })
+        container_support: jdk.facts.container_support().describe(),
+        blind: decision.sight.blind,
+        why: decision.sight.why.clone(),
+        sees_memory_bytes: view.and_then(|v| v.memory),
+        sees_cpus: view.and_then(|v| v.cpus),
+        sees_cpus_why: view.map(|v| v.cpus_why.clone()),
+        heap_budget,
+        user_settings: inputs
+            .user
+            .settings
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        unseen_options: inputs.user.hidden.iter().map(ToString::to_string).collect(),
+        collectors: decision.collectors.iter().map(|c| c.name()).collect(),
+        users_heap_mib: decision.users_heap.as_ref().map(|(mib, _)| *mib),
+        delivery: delivery.to_string(),
+    }
 }
