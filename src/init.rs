@@ -654,9 +654,9 @@ impl<'a> Supervisor<'a> {
         }
         loop {
             let mut status = 0;
+            let flags = libc::WNOHANG | libc::WUNTRACED;
             // SAFETY: `status` is a valid place for the kernel to write the status.
-            let pid =
-                unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG | libc::WUNTRACED) };
+            let pid = unsafe { libc::waitpid(-1, &raw mut status, flags) };
             match pid {
                 0 => break,
                 -1 => match Errno::last() {
