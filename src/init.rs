@@ -74,9 +74,10 @@ pub fn block_signals() -> Inherited {
 
 /// Every signal as a `SigSet`, for the signalfd.
 fn every_signal_set() -> SigSet {
+    // Not `SigSet::all`: that is libc's `sigfillset`, which leaves out the signals libc keeps for
+    // itself.
     // SAFETY: sigset_t is plain data, and all zeroes is the empty set; the kernel reads the first
-    // 8 bytes (_NSIG / 8) as one bit per signal, which is what we write. (`SigSet::all` is
-    // libc's `sigfillset`, which leaves out the signals libc keeps for itself.)
+    // 8 bytes (_NSIG / 8) as one bit per signal, which is what we write.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         std::ptr::write_unaligned((&raw mut set).cast::<u64>(), launch::EVERY_SIGNAL);
