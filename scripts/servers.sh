@@ -16,14 +16,15 @@
 #
 # Every request to the page allocates 1 MiB and keeps the last 32 (tests/servers/alloc.jsp,
 # AllocService). The load is `ab -n REQUESTS -c 50` (REQUESTS default 20000). Native Memory
-# Tracking (summary) is on in every run; with NMT=1 `jcmd PID VM.native_memory summary` is
-# sampled every 2 s during the load and the peak committed MiB of each region is reported
-# (jcmd runs outside the cgroup; its attach costs the JVM an attach-listener thread).
+# Tracking (summary) is on unless NMT=off (it costs the JVM a few MiB of its own); with NMT=1
+# `jcmd PID VM.native_memory summary` is sampled every 2 s during the load and the peak
+# committed MiB of each region is reported (jcmd runs outside the cgroup; its attach costs the
+# JVM an attach-listener thread).
 # After the load the server gets SIGTERM (through jwrap when jwrap runs it) and 30 s to stop.
 #
 # Needs root, a cgroup v1 memory hierarchy, a JDK, ab, and the Debian packages tomcat10 and
 # jetty9 (scripts/setup.sh installs them). Environment: JWRAP (default target/debug/jwrap),
-# CPUS (cpuset, default 0-1), NMT (1 to sample), PORT (default: a free one).
+# CPUS (cpuset, default 0-1), NMT (1 to sample, off for none), PORT (default: a free one).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 MIB=1048576
@@ -71,7 +72,8 @@ cat "$(dirname "$cgc")/cpuset.mems" >"$cgc/cpuset.mems"
 echo "$CPUS" >"$cgc/cpuset.cpus"
 
 # The JVM options of the run, and where the launcher takes them from.
-opts=(-XX:NativeMemoryTracking=summary)
+opts=()
+[[ ${NMT-} == off ]] || opts+=(-XX:NativeMemoryTracking=summary)
 case $gc in
   serial) opts+=(-XX:+UseSerialGC) ;; parallel) opts+=(-XX:+UseParallelGC) ;;
   g1) opts+=(-XX:+UseG1GC) ;; none) ;; *) die "GC: serial, parallel, g1 or none" ;;
