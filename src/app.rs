@@ -9,6 +9,8 @@ use crate::java;
 use crate::java::ranwith::{Observed, Watch};
 use crate::limits::{self, Limits};
 use crate::log;
+use crate::memwatch::sample::Sample;
+use crate::memwatch::{Sampler, Sizing, Watching, blame};
 use crate::oom;
 use crate::plan::{self, Plan};
 use crate::report::Report;
@@ -122,7 +124,29 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
     let events_before = cgroup::events::read_baseline(&config.root, &detection);
     // When a JDK is involved: the check of what the JVMs really run with.
     let mut watch = plan.expected_jvm.clone().map(Watch::new);
-    let periodic = watch.as_mut().map(|w| w as &mut dyn init::Periodic);
+    // The memory watch, for the explanation of a kill and a change of the limit.
+    let mut memory = config
+        .memory_watch
+        .then(|| {
+            let sizing = Sizing {
+                limit_bytes: limits.memory.value(),
+                heap_mib: plan.expected_jvm.as_ref().and_then(|e| e.budget_heap_mib),
+                jdk_feature: plan.java.as_ref().and_then(|j| j.feature),
+            };
+            Sampler::new(&config.root, &detection, sizing)
+        })
+        .flatten()
+        .map(|sampler| Watching {
+            sampler,
+            program: program_name(config),
+        });
+    let mut periodic: Vec<&mut dyn init::Periodic> = Vec::new();
+    if let Some(watch) = watch.as_mut() {
+        periodic.push(watch);
+    }
+    if let Some(memory) = memory.as_mut() {
+        periodic.push(memory);
+    }
     let code = match init::run(
         &plan.argv,
         &plan.env,
@@ -131,6 +155,11 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
         periodic,
     ) {
         Ok(exit) => {
+            let sampler = memory.as_ref().map(|m| &m.sampler);
+            let jvm = watch
+                .as_ref()
+                .and_then(Watch::main_jvm)
+                .or_else(|| sampler.and_then(Sampler::jvm));
             explain_oom_kill(
                 config,
                 &detection,
@@ -138,7 +167,8 @@ fn run(config: &Config, inherited: &Inherited) -> anyhow::Result<i32> {
                 &plan,
                 exit,
                 events_before.as_ref(),
-                watch.as_ref().and_then(Watch::main_jvm),
+                jvm,
+                sampler,
             );
             init::exit_code(exit, &config.supervision.success_exits)
         }
@@ -178,7 +208,21 @@ fn resolve(config: &Config, detection: &Detection) -> Limits {
     }
 }
 
-/// When the kernel's OOM killer ended the child, say so (unless `-q`).
+/// COMMAND's program, as the user wrote it.
+fn program_name(config: &Config) -> String {
+    config
+        .command
+        .first()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// When the kernel's OOM killer ended the child, say so (`-q` too), with what the memory
+/// watch saw, and write its samples to `--memory-report`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each is one fact of the death, from run"
+)]
 fn explain_oom_kill(
     config: &Config,
     detection: &Detection,
@@ -187,16 +231,19 @@ fn explain_oom_kill(
     exit: init::ChildExit,
     before: Option<&MemoryEvents>,
     jvm: Option<&Observed>,
+    sampler: Option<&Sampler>,
 ) {
     if !oom::killed(exit) {
         return;
     }
     let after = cgroup::events::read(&config.root, detection);
-    let program = config
-        .command
-        .first()
-        .map(|p| p.to_string_lossy())
-        .unwrap_or_default();
+    let program = program_name(config);
+    let samples = sampler.map(Sampler::samples).unwrap_or_default();
+    let context = blame::Context {
+        jvm_args: jvm.map(|j| j.jvm_args.clone()),
+    };
+    let finding = blame::blame(&samples, &context);
+    let unseen = finding.is_none().then(|| blame::unseen(&samples)).flatten();
     let death = oom::Death {
         exit,
         program: &program,
@@ -207,10 +254,31 @@ fn explain_oom_kill(
         heap: plan.heap.as_ref(),
         heap_percent: config.heap_percent,
         jvm,
+        finding: finding.as_ref(),
+        unseen: unseen.as_deref(),
     };
-    if let Some(text) = oom::explain(&death) {
-        log::notice_lines(&text.lines().collect::<Vec<_>>());
+    let Some(text) = oom::explain(&death) else {
+        return;
+    };
+    log::report_lines(&text.lines().collect::<Vec<_>>());
+    if let Some(path) = &config.memory_report {
+        if let Err(err) = write_report(path, &samples) {
+            log::warn(&format!(
+                "cannot write the memory report {}: {err}",
+                log::escape(&path.to_string_lossy())
+            ));
+        }
     }
+}
+
+/// The samples as JSON lines, oldest first.
+fn write_report(path: &std::path::Path, samples: &[Sample]) -> io::Result<()> {
+    let mut text = String::new();
+    for sample in samples {
+        text.push_str(&serde_json::to_string(sample).map_err(io::Error::other)?);
+        text.push('\n');
+    }
+    std::fs::write(path, text)
 }
 
 /// `--help` and `--version` go to stdout with exit code 0; every other parse error is a

@@ -134,6 +134,19 @@ pub struct Options {
     )]
     pub runtime_env: String,
 
+    /// Watch the container's memory while COMMAND runs, to say what filled it if the kernel kills it: on, off.
+    #[arg(
+        long,
+        value_name = "on|off",
+        env = "JWRAP_MEMORY_WATCH",
+        default_value = "on"
+    )]
+    pub memory_watch: String,
+
+    /// When the kernel kills COMMAND for memory, write the watch's samples before the kill to FILE (JSON lines).
+    #[arg(long, value_name = "FILE", env = "JWRAP_MEMORY_REPORT")]
+    pub memory_report: Option<OsString>,
+
     /// Forward signals to the child only, not to its process group.
     #[arg(long, env = "JWRAP_SINGLE_CHILD", value_parser = BoolishValueParser::new())]
     pub single_child: bool,
@@ -199,7 +212,7 @@ pub struct Options {
     #[arg(short, long, env = "JWRAP_VERBOSE", value_parser = BoolishValueParser::new())]
     pub verbose: bool,
 
-    /// No warnings.
+    /// No warnings (the explanation of an out-of-memory kill is still shown).
     #[arg(short, long, env = "JWRAP_QUIET", value_parser = BoolishValueParser::new(),
           conflicts_with = "verbose")]
     pub quiet: bool,

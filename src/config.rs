@@ -11,7 +11,7 @@ use crate::root::Root;
 use crate::signals::{Rewrite, parse_rewrite, parse_signal, signal_name};
 use crate::units::{BadValue, parse_cpus, parse_percent, parse_seconds, parse_size};
 use std::ffi::{OsStr, OsString};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The process environment, as ordered name/value pairs (what the child will inherit).
@@ -119,6 +119,10 @@ pub struct Config {
     pub heap_percent: Option<f64>,
     pub java_flags: JavaFlagsMode,
     pub runtime_env: bool,
+    /// `--memory-watch`: sample the container's memory while COMMAND runs.
+    pub memory_watch: bool,
+    /// `--memory-report`: where to write the samples when the kernel kills COMMAND.
+    pub memory_report: Option<PathBuf>,
     pub supervision: Supervision,
     pub exec: bool,
     pub verbosity: Verbosity,
@@ -184,6 +188,32 @@ pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
     };
     let java_flags = checked(named("java_flags"), &options.java_flags, java_flags_mode)?;
     let runtime_env = checked(named("runtime_env"), &options.runtime_env, on_off)?;
+    let memory_watch = checked(named("memory_watch"), &options.memory_watch, on_off)?;
+    let memory_report = match &options.memory_report {
+        Some(file) if file.is_empty() => {
+            return Err(UsageError(format!(
+                "{}: the file name is empty",
+                named("memory_report")
+            )));
+        }
+        Some(file) => {
+            let path = PathBuf::from(file);
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                return Err(UsageError(format!(
+                    "{} {}: {} is not a directory",
+                    named("memory_report"),
+                    log::escape(&path.to_string_lossy()),
+                    log::escape(&parent.to_string_lossy())
+                )));
+            }
+            Some(path)
+        }
+        None => None,
+    };
     let rewrites = options
         .rewrite
         .iter()
@@ -237,6 +267,8 @@ pub fn build(parsed: Parsed, env: Environment) -> Result<Config, UsageError> {
         heap_percent,
         java_flags,
         runtime_env,
+        memory_watch,
+        memory_report,
         supervision: Supervision {
             single_child: options.single_child,
             rewrites,

@@ -46,7 +46,7 @@ use nix::unistd::{Pid, getpgid, getpgrp, getpid, getppid};
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 /// What jwrap inherited and must hand on to the child unchanged.
@@ -197,22 +197,36 @@ fn owns_terminal() -> bool {
 }
 
 /// Work the loop does now and then while the main child runs (the check of what a JVM runs
-/// with): `due` says when, `run` does it with the main child's pid. The loop only calls it at
-/// its time and knows nothing else of it.
+/// with, the memory watch): `due` says when, `run` does it with the main child's pid. The loop
+/// only calls each at its time and knows nothing else of them.
 pub trait Periodic {
     fn due(&self) -> Option<Instant>;
     fn run(&mut self, child: i32);
+    /// A descriptor that, when ready, makes the work due at once (the memory watch's
+    /// threshold notifications), and for what readiness.
+    fn wake_fd(&self) -> Option<(BorrowedFd<'_>, Wake)> {
+        None
+    }
+}
+
+/// What readiness of a periodic job's descriptor wakes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// `POLLIN` (an eventfd).
+    Readable,
+    /// `POLLPRI` (a cgroup file that changed).
+    Priority,
 }
 
 /// Run the command under the init and return how it ended, once it and what it left behind
-/// are gone (or have been killed after `--drain-timeout`). `periodic`, if any, is called at its
+/// are gone (or have been killed after `--drain-timeout`). Each of `periodic` is called at its
 /// times while the main child runs.
 pub fn run<'a>(
     argv: &[OsString],
     env: &[(OsString, OsString)],
     supervision: &'a Supervision,
     inherited: &Inherited,
-    periodic: Option<&'a mut dyn Periodic>,
+    periodic: Vec<&'a mut dyn Periodic>,
 ) -> Result<ChildExit, SpawnError> {
     let own_pid = getpid().as_raw();
     let is_pid1 = own_pid == 1;
@@ -319,8 +333,10 @@ struct Supervisor<'a> {
     group_holders: Vec<i32>,
     /// Forward errors already reported, so a signal storm cannot flood stderr.
     reported: HashSet<i32>,
-    /// Called at its times while the main child runs (`Periodic`).
-    periodic: Option<&'a mut dyn Periodic>,
+    /// Called at their times while the main child runs (`Periodic`).
+    periodic: Vec<&'a mut dyn Periodic>,
+    /// Which of them the last wait woke through their descriptor.
+    woken: Vec<usize>,
 }
 
 const TERMINATING: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT];
@@ -358,7 +374,8 @@ impl<'a> Supervisor<'a> {
             children: Children::default(),
             group_holders: Vec::new(),
             reported: HashSet::new(),
-            periodic: None,
+            periodic: Vec::new(),
+            woken: Vec::new(),
         }
     }
 
@@ -408,7 +425,7 @@ impl<'a> Supervisor<'a> {
         .min()
     }
 
-    fn wait_for_signals(&self) {
+    fn wait_for_signals(&mut self) {
         let timeout = match self.next_deadline() {
             Some(at) => {
                 let left = at.saturating_duration_since(Instant::now());
@@ -418,8 +435,31 @@ impl<'a> Supervisor<'a> {
             }
             None => PollTimeout::NONE,
         };
-        let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, timeout) {
+        let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        // The periodic work's descriptors, while the main child runs.
+        let mut owners = Vec::new();
+        if self.exit.is_none() {
+            for (index, periodic) in self.periodic.iter().enumerate() {
+                if let Some((fd, wake)) = periodic.wake_fd() {
+                    let flags = match wake {
+                        Wake::Readable => PollFlags::POLLIN,
+                        Wake::Priority => PollFlags::POLLPRI,
+                    };
+                    fds.push(PollFd::new(fd, flags));
+                    owners.push(index);
+                }
+            }
+        }
+        let result = poll(&mut fds, timeout);
+        let woken: Vec<usize> = fds[1..]
+            .iter()
+            .zip(&owners)
+            .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(_, &index)| index)
+            .collect();
+        drop(fds);
+        self.woken = woken;
+        match result {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(err) => {
                 log::warn(&format!("poll failed: {err}"));
@@ -607,19 +647,23 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// When the periodic work is next due: only while the main child runs.
+    /// When periodic work is next due: only while the main child runs.
     fn periodic_due(&self) -> Option<Instant> {
-        self.exit
-            .is_none()
-            .then(|| self.periodic.as_ref()?.due())
-            .flatten()
+        if self.exit.is_some() {
+            return None;
+        }
+        self.periodic.iter().filter_map(|p| p.due()).min()
     }
 
     fn fire_deadlines(&mut self) {
         let now = Instant::now();
-        if self.periodic_due().is_some_and(|at| now >= at) {
-            if let Some(periodic) = self.periodic.as_mut() {
-                periodic.run(self.child.as_raw());
+        let woken = std::mem::take(&mut self.woken);
+        if self.exit.is_none() {
+            let child = self.child.as_raw();
+            for (index, periodic) in self.periodic.iter_mut().enumerate() {
+                if woken.contains(&index) || periodic.due().is_some_and(|at| now >= at) {
+                    periodic.run(child);
+                }
             }
         }
         if let Some((at, signal)) = self.held_term {

@@ -15,6 +15,7 @@ pub mod java;
 pub mod launch;
 pub mod limits;
 pub mod log;
+pub mod memwatch;
 pub mod oom;
 pub mod plan;
 pub mod report;

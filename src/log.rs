@@ -59,12 +59,18 @@ pub fn is_verbose() -> bool {
     verbosity() >= Verbosity::Verbose
 }
 
-/// Shown unless `-q`, without a `warning:` tag: a report the user asked for implicitly (the
-/// explanation of an out-of-memory kill), one line per fact.
+/// Shown unless `-q`, without a `warning:` tag: something worth knowing that is not a
+/// problem yet (the memory limit changed), one line per fact.
 pub fn notice_lines(lines: &[&str]) {
     if verbosity() >= Verbosity::Normal {
         emit("", lines);
     }
+}
+
+/// Always shown, `-q` too: why the command died (the explanation of an out-of-memory kill),
+/// one line per fact. Quiet keeps jwrap's warnings off, never the reason for a death.
+pub fn report_lines(lines: &[&str]) {
+    emit("", lines);
 }
 
 /// As `notice_lines`, for one line.

@@ -10,6 +10,7 @@ use crate::cgroup::events::{Count, MemoryEvents};
 use crate::init::ChildExit;
 use crate::java::ranwith::Observed;
 use crate::limits::Limit;
+use crate::memwatch::blame::{Finding, Region};
 use crate::plan::{HeapDecidedBy, JavaHeap};
 use crate::units::human_bytes;
 
@@ -39,6 +40,10 @@ pub struct Death<'a> {
     pub heap_percent: Option<f64>,
     /// What the JVM really ran with, read from its performance data while it ran.
     pub jvm: Option<&'a Observed>,
+    /// What the memory watch's samples say filled the container.
+    pub finding: Option<&'a Finding>,
+    /// Why they say nothing, when the watch took samples that missed the fill.
+    pub unseen: Option<&'a str>,
 }
 
 /// What shows that the OOM killer acted.
@@ -131,6 +136,12 @@ pub fn explain(death: &Death<'_>) -> Option<String> {
                 .to_string(),
         ),
     }
+    if let Some(finding) = death.finding {
+        lines.push(finding.line());
+        lines.extend(finding.also.iter().cloned());
+    } else if let Some(unseen) = death.unseen {
+        lines.push(unseen.to_string());
+    }
     lines.push(heap_line(death));
     if let Some(peak) = death.after.and_then(|after| after.peak.as_ref()) {
         lines.push(format!(
@@ -140,7 +151,12 @@ pub fn explain(death: &Death<'_>) -> Option<String> {
             peak.path
         ));
     }
-    lines.push(advice(death));
+    let advice = death
+        .finding
+        .filter(|f| f.cause != Region::Heap)
+        .and_then(|f| f.advice.clone())
+        .unwrap_or_else(|| advice(death));
+    lines.push(advice);
     Some(lines.join("\n"))
 }
 
@@ -329,6 +345,8 @@ mod tests {
                 heap: self.heap.as_ref(),
                 heap_percent: self.heap_percent,
                 jvm: self.jvm.as_ref(),
+                finding: None,
+                unseen: None,
             })
         }
     }
@@ -409,6 +427,8 @@ mod tests {
             heap: None,
             heap_percent: None,
             jvm: None,
+            finding: None,
+            unseen: None,
         };
         assert_eq!(explain(&death), None);
     }

@@ -401,6 +401,8 @@ fn the_oom_explanation_uses_what_the_jvm_ran_with() {
         heap: Some(&heap),
         heap_percent: None,
         jvm: Some(&ran),
+        finding: None,
+        unseen: None,
     })
     .unwrap();
     let lines: Vec<&str> = text.lines().collect();

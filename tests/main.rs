@@ -17,6 +17,7 @@ mod jvm_matrix;
 mod jvm_real;
 mod jvmcheck;
 mod launchers;
+mod memwatch;
 mod messages;
 mod oom;
 mod options;

@@ -139,7 +139,15 @@ fn a_rising_kill_counter_and_sigkill_get_one_explanation_on_v2() {
         run.stderr
     );
     let block = run.explanation();
-    assert_eq!(block.len(), 5, "{}", run.stderr);
+    assert_eq!(block.len(), 6, "{}", run.stderr);
+    // The fake cgroup never nears its limit: the watch says it cannot tell what filled it.
+    assert!(
+        block[2].starts_with("jwrap: The memory watch cannot name what filled it: ")
+            && block[2].contains("of the 1024 MiB limit in use"),
+        "{}",
+        block[2]
+    );
+    let block: Vec<&str> = [&block[..2], &block[3..]].concat();
     assert_eq!(
         block[0],
         "jwrap: sh was killed by the kernel's out-of-memory killer (oom_kill went from 0 to 1 in \
@@ -163,11 +171,12 @@ fn a_rising_kill_counter_and_sigkill_get_one_explanation_on_v2() {
 }
 
 #[test]
-fn quiet_suppresses_the_explanation() {
+fn quiet_keeps_the_explanation_of_a_kill() {
     let (root, events) = v2_root();
     let run = finish(jwrap_sh(root.path(), true, OOM_KILLED, &events));
     assert_eq!(run.code(), Some(137));
-    assert_eq!(run.stderr, "");
+    assert!(run.stderr.contains(KILLED), "{}", run.stderr);
+    assert!(!run.stderr.contains("warning:"), "{}", run.stderr);
 }
 
 #[test]
@@ -302,10 +311,17 @@ fn a_jvm_given_more_heap_than_its_cgroup_is_explained() {
         "the kernel's OOM killer did not act"
     );
     let block = run.explanation();
-    assert_eq!(block.len(), 5, "{}", run.stderr);
+    assert_eq!(block.len(), 6, "{}", run.stderr);
     assert!(block[0].starts_with(&format!(
         "jwrap: java was {KILLED} (oom_kill went from 0 to 1 in "
     )));
+    // The memory watch saw the heap grow, even in a fill of a fraction of a second.
+    assert!(
+        block[2].starts_with("jwrap: What filled it: heap — the JVM's heap had "),
+        "{}",
+        run.stderr
+    );
+    let block: Vec<&str> = [&block[..2], &block[3..]].concat();
     let limit_file = users.memory_dir().join("memory.limit_in_bytes");
     assert!(
         block[1].ends_with(&format!(
@@ -344,7 +360,13 @@ fn a_jvm_given_more_heap_than_its_cgroup_is_explained() {
     ));
     assert_eq!(run.code(), Some(137), "{}", run.stderr);
     let block = run.explanation();
-    assert_eq!(block.len(), 5, "{}", run.stderr);
+    assert_eq!(block.len(), 6, "{}", run.stderr);
+    assert!(
+        block[2].starts_with("jwrap: What filled it: heap"),
+        "{}",
+        run.stderr
+    );
+    let block: Vec<&str> = [&block[..2], &block[3..]].concat();
     assert!(
         [
             "jwrap: Heap: -Xmx384m, set by jwrap (in the arguments, --heap-percent 150).",
@@ -371,7 +393,7 @@ fn a_real_kill_9_is_not_explained() {
 }
 
 #[test]
-fn a_non_java_oom_is_explained_and_quiet_suppresses_it() {
+fn a_non_java_oom_is_explained_with_its_process_and_quiet_keeps_it() {
     // tail keeps the last "line" of an endless stream without newlines: all of it.
     let pipeline = "head -c 600m /dev/zero | tail";
     let loud = match group("oom-pipeline", 64) {
@@ -382,13 +404,19 @@ fn a_non_java_oom_is_explained_and_quiet_suppresses_it() {
     assert_eq!(run.code(), Some(137), "{}", run.stderr);
     assert_eq!(kernel_kills(&loud), 1);
     let block = run.explanation();
-    assert_eq!(block.len(), 5, "{}", run.stderr);
+    assert_eq!(block.len(), 6, "{}", run.stderr);
     assert!(block.iter().all(|line| line.starts_with("jwrap: ")));
     assert!(block[1].contains("64 MiB (67108864 bytes)"), "{}", block[1]);
     assert!(
-        block[2].starts_with("jwrap: Heap: sh is not a Java command"),
+        block[2].starts_with("jwrap: What filled it: process memory — ")
+            && block[2].contains("the largest, tail (pid "),
         "{}",
         block[2]
+    );
+    assert!(
+        block[3].starts_with("jwrap: Heap: sh is not a Java command"),
+        "{}",
+        block[3]
     );
 
     let quiet = match group("oom-pipeline-quiet", 64) {
@@ -398,5 +426,6 @@ fn a_non_java_oom_is_explained_and_quiet_suppresses_it() {
     let run = finish(jwrap_in(&quiet, &["-q", "--", "sh", "-c", pipeline]));
     assert_eq!(run.code(), Some(137));
     assert_eq!(kernel_kills(&quiet), 1);
-    assert!(!run.stderr.contains("jwrap: "), "{}", run.stderr);
+    assert_eq!(run.explanation().len(), 6, "{}", run.stderr);
+    assert!(!run.stderr.contains("warning:"), "{}", run.stderr);
 }

@@ -25,7 +25,7 @@ const SYS_FS_CGROUP: &str = "/sys/fs/cgroup";
 
 /// Values at or above this many bytes are "no limit" even when the host's memory is unknown:
 /// the v1 "unlimited" values are 2^63 rounded down to a page (4 KiB or 64 KiB).
-const UNLIMITED_FLOOR: u64 = 1 << 62;
+pub(crate) const UNLIMITED_FLOOR: u64 = 1 << 62;
 
 /// A number read from one file, for values that are reported but are not limits.
 #[derive(Debug, Clone, PartialEq)]

@@ -278,6 +278,64 @@ impl PerfData {
         self.text("java.rt.vmArgs")
     }
 
+    /// A counter in bytes (or a count) that is never negative.
+    fn unsigned(&self, name: &str) -> Option<u64> {
+        self.long(name).and_then(|value| u64::try_from(value).ok())
+    }
+
+    /// The heap's committed size: what its generations have taken from the system
+    /// (`sun.gc.generation.N.capacity`, young and old; G1 reports each of its two parts).
+    #[must_use]
+    pub fn heap_committed(&self) -> Option<u64> {
+        let young = self.unsigned("sun.gc.generation.0.capacity")?;
+        Some(young.saturating_add(self.unsigned("sun.gc.generation.1.capacity").unwrap_or(0)))
+    }
+
+    /// The heap in use: the sum of every space's `used` in both generations.
+    #[must_use]
+    pub fn heap_used(&self) -> Option<u64> {
+        let mut total: Option<u64> = None;
+        for generation in 0..2 {
+            let spaces = self
+                .unsigned(&format!("sun.gc.generation.{generation}.spaces"))
+                .unwrap_or(0)
+                .min(8);
+            for space in 0..spaces {
+                if let Some(used) = self.unsigned(&format!(
+                    "sun.gc.generation.{generation}.space.{space}.used"
+                )) {
+                    total = Some(total.unwrap_or(0).saturating_add(used));
+                }
+            }
+        }
+        total
+    }
+
+    /// Metaspace committed, class space included (`sun.gc.metaspace.capacity`).
+    #[must_use]
+    pub fn metaspace_committed(&self) -> Option<u64> {
+        self.unsigned("sun.gc.metaspace.capacity")
+    }
+
+    /// The size of the compiled methods in the code cache (`sun.ci.nmethodSize`).
+    #[must_use]
+    pub fn compiled_code(&self) -> Option<u64> {
+        self.unsigned("sun.ci.nmethodSize")
+    }
+
+    /// Java threads alive now (`java.threads.live`).
+    #[must_use]
+    pub fn live_threads(&self) -> Option<u64> {
+        self.unsigned("java.threads.live")
+    }
+
+    /// Classes loaded now: loaded minus unloaded (`java.cls.*`).
+    #[must_use]
+    pub fn loaded_classes(&self) -> Option<u64> {
+        let loaded = self.unsigned("java.cls.loadedClasses")?;
+        Some(loaded.saturating_sub(self.unsigned("java.cls.unloadedClasses").unwrap_or(0)))
+    }
+
     /// The main class or jar and its arguments (`sun.rt.javaCommand`).
     #[must_use]
     pub fn java_command(&self) -> Option<&str> {
