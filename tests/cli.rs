@@ -13,13 +13,15 @@ use std::process::{Command, Output};
 const USAGE: i32 = 125;
 
 /// Every option of doc/contract.md with its variable.
-const OPTIONS: [(&str, &str); 16] = [
+const OPTIONS: [(&str, &str); 18] = [
     ("--root", "JWRAP_ROOT"),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT"),
     ("--cpus", "JWRAP_CPUS"),
     ("--heap-percent", "JWRAP_HEAP_PERCENT"),
     ("--java-flags", "JWRAP_JAVA_FLAGS"),
     ("--runtime-env", "JWRAP_RUNTIME_ENV"),
+    ("--memory-watch", "JWRAP_MEMORY_WATCH"),
+    ("--memory-report", "JWRAP_MEMORY_REPORT"),
     ("--single-child", "JWRAP_SINGLE_CHILD"),
     ("--rewrite", "JWRAP_REWRITE"),
     ("--kill-after", "JWRAP_KILL_AFTER"),
@@ -34,6 +36,10 @@ const OPTIONS: [(&str, &str); 16] = [
 
 /// (option, variable, bad value): each must be refused, from the option and from the variable.
 const BAD_VALUES: &[(&str, &str, &str)] = &[
+    ("--memory-watch", "JWRAP_MEMORY_WATCH", "maybe"),
+    ("--memory-watch", "JWRAP_MEMORY_WATCH", ""),
+    ("--memory-report", "JWRAP_MEMORY_REPORT", ""),
+    ("--memory-report", "JWRAP_MEMORY_REPORT", "/nonexistent-jwrap-dir/report.jsonl"),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT", "-1"),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT", "0"),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT", "12x"),

@@ -26,7 +26,7 @@ _jwrap() {
 
     case "${cmd}" in
         jwrap)
-            opts="-v -q -h -V --root --memory-limit --cpus --heap-percent --java-flags --runtime-env --single-child --rewrite --kill-after --drain-timeout --term-delay --success-exit --pdeath-signal --exec --verbose --quiet --help --version info"
+            opts="-v -q -h -V --root --memory-limit --cpus --heap-percent --java-flags --runtime-env --memory-watch --memory-report --single-child --rewrite --kill-after --drain-timeout --term-delay --success-exit --pdeath-signal --exec --verbose --quiet --help --version info"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -53,6 +53,14 @@ _jwrap() {
                     return 0
                     ;;
                 --runtime-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory-watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory-report)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -88,7 +96,7 @@ _jwrap() {
             return 0
             ;;
         jwrap__subcmd__info)
-            opts="-v -q -h --json --root --memory-limit --cpus --heap-percent --java-flags --runtime-env --single-child --rewrite --kill-after --drain-timeout --term-delay --success-exit --pdeath-signal --exec --verbose --quiet --help"
+            opts="-v -q -h --json --root --memory-limit --cpus --heap-percent --java-flags --runtime-env --memory-watch --memory-report --single-child --rewrite --kill-after --drain-timeout --term-delay --success-exit --pdeath-signal --exec --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,6 +123,14 @@ _jwrap() {
                     return 0
                     ;;
                 --runtime-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory-watch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory-report)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_jwrap_global_optspecs
-    string join \n root= memory-limit= cpus= heap-percent= java-flags= runtime-env= single-child rewrite= kill-after= drain-timeout= term-delay= success-exit= pdeath-signal= exec v/verbose q/quiet h/help V/version
+    string join \n root= memory-limit= cpus= heap-percent= java-flags= runtime-env= memory-watch= memory-report= single-child rewrite= kill-after= drain-timeout= term-delay= success-exit= pdeath-signal= exec v/verbose q/quiet h/help V/version
 end
 
 function __fish_jwrap_needs_command
@@ -30,6 +30,8 @@ complete -c jwrap -n "__fish_jwrap_needs_command" -l cpus -d 'Use N CPUs (1.5 an
 complete -c jwrap -n "__fish_jwrap_needs_command" -l heap-percent -d 'Heap = P % of the memory limit, instead of the default budget' -r
 complete -c jwrap -n "__fish_jwrap_needs_command" -l java-flags -d 'How JVM flags are passed: auto (arguments when COMMAND is java, else JAVA_TOOL_OPTIONS), args, env, off' -r
 complete -c jwrap -n "__fish_jwrap_needs_command" -l runtime-env -d 'For other runtimes (Go, Node.js, .NET, Python), export the variables they read, where unset: on, off' -r
+complete -c jwrap -n "__fish_jwrap_needs_command" -l memory-watch -d 'Watch the container\'s memory while COMMAND runs, to say what filled it if the kernel kills it: on, off' -r
+complete -c jwrap -n "__fish_jwrap_needs_command" -l memory-report -d 'When the kernel kills COMMAND for memory, write the watch\'s samples before the kill to FILE (JSON lines)' -r
 complete -c jwrap -n "__fish_jwrap_needs_command" -l rewrite -d 'Deliver TO when FROM arrives (names or numbers; TO 0 drops FROM). Repeatable' -r
 complete -c jwrap -n "__fish_jwrap_needs_command" -l kill-after -d 'After forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL the child\'s group if it still lives after SECONDS' -r
 complete -c jwrap -n "__fish_jwrap_needs_command" -l drain-timeout -d 'When the child has exited, SIGTERM what is left of its group and of adopted orphans, wait up to SECONDS, then SIGKILL them; 0 skips draining' -r
@@ -39,7 +41,7 @@ complete -c jwrap -n "__fish_jwrap_needs_command" -l pdeath-signal -d 'When jwra
 complete -c jwrap -n "__fish_jwrap_needs_command" -l single-child -d 'Forward signals to the child only, not to its process group'
 complete -c jwrap -n "__fish_jwrap_needs_command" -l exec -d 'No init: compute the flags, then replace jwrap with COMMAND'
 complete -c jwrap -n "__fish_jwrap_needs_command" -s v -l verbose -d 'Log every decision to stderr'
-complete -c jwrap -n "__fish_jwrap_needs_command" -s q -l quiet -d 'No warnings'
+complete -c jwrap -n "__fish_jwrap_needs_command" -s q -l quiet -d 'No warnings (the explanation of an out-of-memory kill is still shown)'
 complete -c jwrap -n "__fish_jwrap_needs_command" -s h -l help -d 'Print help'
 complete -c jwrap -n "__fish_jwrap_needs_command" -s V -l version -d 'Print version'
 complete -c jwrap -n "__fish_jwrap_needs_command" -a "info" -d 'Print what was detected and what would be done; run nothing'
@@ -49,6 +51,8 @@ complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l cpus -d 'Use N CPUs
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l heap-percent -d 'Heap = P % of the memory limit, instead of the default budget' -r
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l java-flags -d 'How JVM flags are passed: auto (arguments when COMMAND is java, else JAVA_TOOL_OPTIONS), args, env, off' -r
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l runtime-env -d 'For other runtimes (Go, Node.js, .NET, Python), export the variables they read, where unset: on, off' -r
+complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l memory-watch -d 'Watch the container\'s memory while COMMAND runs, to say what filled it if the kernel kills it: on, off' -r
+complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l memory-report -d 'When the kernel kills COMMAND for memory, write the watch\'s samples before the kill to FILE (JSON lines)' -r
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l rewrite -d 'Deliver TO when FROM arrives (names or numbers; TO 0 drops FROM). Repeatable' -r
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l kill-after -d 'After forwarding SIGTERM, SIGINT or SIGQUIT, SIGKILL the child\'s group if it still lives after SECONDS' -r
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l drain-timeout -d 'When the child has exited, SIGTERM what is left of its group and of adopted orphans, wait up to SECONDS, then SIGKILL them; 0 skips draining' -r
@@ -59,5 +63,5 @@ complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l json -d 'Print JSON
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l single-child -d 'Forward signals to the child only, not to its process group'
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -l exec -d 'No init: compute the flags, then replace jwrap with COMMAND'
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -s v -l verbose -d 'Log every decision to stderr'
-complete -c jwrap -n "__fish_jwrap_using_subcommand info" -s q -l quiet -d 'No warnings'
+complete -c jwrap -n "__fish_jwrap_using_subcommand info" -s q -l quiet -d 'No warnings (the explanation of an out-of-memory kill is still shown)'
 complete -c jwrap -n "__fish_jwrap_using_subcommand info" -s h -l help -d 'Print help'
