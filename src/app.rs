@@ -262,7 +262,7 @@ fn explain_oom_kill(
     };
     log::report_lines(&text.lines().collect::<Vec<_>>());
     if let Some(path) = &config.memory_report {
-        if let Err(err) = write_report(path, &samples) {
+        if let Err(err) = write_report(path, blame::before_kill(&samples)) {
             log::warn(&format!(
                 "cannot write the memory report {}: {err}",
                 log::escape(&path.to_string_lossy())

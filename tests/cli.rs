@@ -39,7 +39,11 @@ const BAD_VALUES: &[(&str, &str, &str)] = &[
     ("--memory-watch", "JWRAP_MEMORY_WATCH", "maybe"),
     ("--memory-watch", "JWRAP_MEMORY_WATCH", ""),
     ("--memory-report", "JWRAP_MEMORY_REPORT", ""),
-    ("--memory-report", "JWRAP_MEMORY_REPORT", "/nonexistent-jwrap-dir/report.jsonl"),
+    (
+        "--memory-report",
+        "JWRAP_MEMORY_REPORT",
+        "/nonexistent-jwrap-dir/report.jsonl",
+    ),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT", "-1"),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT", "0"),
     ("--memory-limit", "JWRAP_MEMORY_LIMIT", "12x"),

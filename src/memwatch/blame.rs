@@ -99,12 +99,17 @@ struct Series {
 }
 
 impl Series {
+    /// The series of `value` over `samples`; its end is the last sample that has a value (a
+    /// process being killed may no longer be readable in the very last one).
     fn of(samples: &[&Sample], value: impl Fn(&Sample) -> Option<u64>) -> Option<Series> {
-        let last = value(samples.last()?)?;
+        let (last, at) = samples
+            .iter()
+            .rev()
+            .find_map(|s| Some((value(s)?, s.t_ms)))?;
         let mut series = Series {
             last,
             low: last,
-            low_at: samples.last()?.t_ms,
+            low_at: at,
         };
         for sample in samples {
             if let Some(v) = value(sample) {
@@ -189,27 +194,47 @@ fn direct_cap(context: &Context, jvm: &Jvm) -> Option<u64> {
     from_option.or(jvm.heap_max_bytes)
 }
 
+/// The usage less the page cache (shared memory stays: it cannot be reclaimed without swap).
+fn unreclaimable(sample: &Sample) -> u64 {
+    let cache = sample
+        .stat
+        .file_bytes
+        .unwrap_or(0)
+        .saturating_sub(sample.stat.shmem_bytes.unwrap_or(0));
+    sample.usage_bytes.saturating_sub(cache)
+}
+
 /// A candidate cause with its series.
 struct Candidate {
     region: Region,
     series: Series,
 }
 
+/// The samples up to the kill. The kill came at the highest usage the kernel could not
+/// reclaim over the last `WINDOW_MS` (page cache aside: a cgroup full of it sits at its limit
+/// long before any kill); samples after it saw the killed process give its memory back.
+#[must_use]
+pub fn before_kill(samples: &[Sample]) -> &[Sample] {
+    let Some(last) = samples.last() else {
+        return samples;
+    };
+    let since = last.t_ms.saturating_sub(WINDOW_MS);
+    let peak = samples
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.t_ms >= since)
+        .max_by_key(|(_, s)| (unreclaimable(s), s.t_ms))
+        .map_or(samples.len(), |(index, _)| index + 1);
+    &samples[..peak]
+}
+
 /// The finding for `samples` (oldest first), or `None` without any.
 #[must_use]
 pub fn blame(samples: &[Sample], context: &Context) -> Option<Finding> {
-    // The kill came at the highest usage: samples after it saw the killed process give its
-    // memory back, and are left out.
-    let last = samples.last()?;
-    let recent = samples
-        .iter()
-        .filter(|s| s.t_ms >= last.t_ms.saturating_sub(WINDOW_MS));
-    let peak = recent.max_by_key(|s| (s.usage_bytes, s.t_ms))?;
+    let samples = before_kill(samples);
+    let peak = samples.last()?;
     let start = peak.t_ms.saturating_sub(WINDOW_MS);
-    let window: Vec<&Sample> = samples
-        .iter()
-        .filter(|s| s.t_ms >= start && s.t_ms <= peak.t_ms)
-        .collect();
+    let window: Vec<&Sample> = samples.iter().filter(|s| s.t_ms >= start).collect();
     let end = *window.last()?;
     // Samples that never came near the limit saw nothing fill it (a fill faster than the
     // pace, before any threshold woke the watch, or memory charged outside this cgroup).
@@ -327,7 +352,7 @@ fn describe(
         (Region::Heap, Some(jvm)) => {
             let max = jvm
                 .heap_max_bytes
-                .map(|m| format!(", of a {} maximum,", mib(m)))
+                .map(|m| format!(" (maximum {})", mib(m)))
                 .unwrap_or_default();
             let used = jvm
                 .heap_used_bytes
@@ -336,7 +361,7 @@ fn describe(
             finding(
                 Region::Heap,
                 format!(
-                    "the JVM's heap had {} committed{max} ({how}){used}.",
+                    "the JVM's heap had {} committed{max}, {how}{used}.",
                     mib(series.last)
                 ),
                 None,
@@ -522,26 +547,17 @@ fn outside_the_heap(
     }
 }
 
-/// The page cache line, when it was worth a line in the window: never the cause.
+/// The page cache line, when it was worth a line in the window: its highest there (the kernel
+/// gives it back in the last fraction of a second before a kill). Never the cause.
 fn page_cache(window: &[&Sample]) -> Option<String> {
-    let cache = |s: &Sample| {
-        s.stat
-            .file_bytes
-            .map(|file| file.saturating_sub(s.stat.shmem_bytes.unwrap_or(0)))
-    };
-    let end = window.last().and_then(|s| cache(s))?;
-    let most = window.iter().filter_map(|s| cache(s)).max()?;
-    if most < PAGE_CACHE_WORTH_SAYING {
-        return None;
-    }
-    Some(if most > end.saturating_add(LEAST_GROWTH) {
-        format!(
-            "Page cache: {} (up to {} in the last samples, given back as memory ran out; \
-             reclaimable; not the cause).",
-            mib(end),
-            mib(most)
-        )
-    } else {
-        format!("Page cache: {} (reclaimable; not the cause).", mib(end))
-    })
+    let most = window
+        .iter()
+        .filter_map(|s| {
+            s.stat
+                .file_bytes
+                .map(|file| file.saturating_sub(s.stat.shmem_bytes.unwrap_or(0)))
+        })
+        .max()?;
+    (most >= PAGE_CACHE_WORTH_SAYING)
+        .then(|| format!("Page cache: {} (reclaimable; not the cause).", mib(most)))
 }

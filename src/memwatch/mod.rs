@@ -63,8 +63,14 @@ struct Files {
 #[derive(Debug, Clone)]
 enum Known {
     Jvm(PathBuf),
-    Other,
+    /// No performance data when first looked at (since then): a JVM creates its file a few
+    /// milliseconds into its start, and a shell may exec `java` later, so it is looked at again
+    /// for `JVM_START`.
+    Other(Instant),
 }
+
+/// How long a process without performance data is looked at again.
+const JVM_START: Duration = Duration::from_secs(30);
 
 /// The watch.
 #[derive(Debug)]
@@ -285,18 +291,32 @@ impl Sampler {
     fn read_jvm(&mut self, processes: &[Process]) -> Option<Jvm> {
         let mut best: Option<(u64, Jvm, Option<Observed>)> = None;
         for process in processes {
-            let known = self.known.entry(process.pid).or_insert_with(|| {
-                match hsperf::find(&self.tmp, process.pid) {
+            let now = Instant::now();
+            let recheck = match self.known.get(&process.pid) {
+                None => Some(now),
+                Some(Known::Other(since)) if now.duration_since(*since) < JVM_START => Some(*since),
+                Some(_) => None,
+            };
+            if let Some(since) = recheck {
+                let known = match hsperf::find(&self.tmp, process.pid) {
                     Some(path) => Known::Jvm(path),
-                    None => Known::Other,
-                }
-            });
-            let Known::Jvm(path) = known else {
+                    None => Known::Other(since),
+                };
+                self.known.insert(process.pid, known);
+            }
+            let Some(Known::Jvm(path)) = self.known.get(&process.pid) else {
                 continue;
             };
+            // Its counters are filled in while it starts: read once it has started.
             let Ok(data) = hsperf::read(path) else {
                 continue;
             };
+            if data
+                .long("sun.rt.createVmEndTime")
+                .is_none_or(|end| end <= 0)
+            {
+                continue;
+            }
             let size = process.private_bytes();
             if best.as_ref().is_some_and(|(b, _, _)| *b >= size) {
                 continue;
