@@ -5,6 +5,7 @@ mod util;
 
 mod cli;
 mod detect;
+mod evidence;
 mod examples;
 mod files;
 mod go_real;
