@@ -34,6 +34,9 @@ const WHAT_FILLED_IT: &str = "jwrap: What filled it: ";
 const LIMIT_MIB: u64 = 256;
 /// The slowest mode took 13 s alone; one still running after this is stuck.
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+/// The least page cache the `pagecache` explanation must report: half of what the group held
+/// while the heap grew step by step.
+const PAGE_CACHE_SEEN_MIB: u64 = 64;
 /// Where `pagecache` writes its files: a real disk (ext4 here), not tmpfs, whose pages would be
 /// shared memory.
 const DISK_DIR: &str = "/var/tmp";
@@ -292,7 +295,13 @@ fn evidence_a_large_page_cache_is_not_blamed_for_a_growing_heap() {
                 cache_lines[0]
             )
         });
-    assert!(mib > 0 && mib <= LIMIT_MIB, "{}", cache_lines[0]);
+    // Before the heap's last rush the group held about 134 MiB of cache (measured five times);
+    // the kernel reclaims it in the last fraction of a second.
+    assert!(
+        (PAGE_CACHE_SEEN_MIB..=LIMIT_MIB).contains(&mib),
+        "{}",
+        cache_lines[0]
+    );
 }
 
 #[test]
