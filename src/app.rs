@@ -7,7 +7,7 @@ use crate::config::{self, Action, Config, Environment};
 use crate::init::{self, Inherited};
 use crate::java;
 use crate::java::ranwith::{Observed, Watch};
-use crate::limits::{self, Limits};
+use crate::limits::{self, Limit, Limits, Source};
 use crate::log;
 use crate::memwatch::sample::Sample;
 use crate::memwatch::{Sampler, Sizing, Watching, blame};
@@ -238,6 +238,14 @@ fn explain_oom_kill(
     }
     let after = cgroup::events::read(&config.root, detection);
     let program = program_name(config);
+    // A limit changed while COMMAND ran is the one it died at.
+    let enforced = match sampler.and_then(Sampler::changed_limit) {
+        Some((value, file)) => Limit::Set {
+            value,
+            source: Source::file(file, &value.to_string()),
+        },
+        None => detection.memory.clone(),
+    };
     let samples = sampler.map(Sampler::samples).unwrap_or_default();
     let context = blame::Context {
         jvm_args: jvm.map(|j| j.jvm_args.clone()),
@@ -249,7 +257,7 @@ fn explain_oom_kill(
         program: &program,
         before,
         after: after.as_ref(),
-        enforced: &detection.memory,
+        enforced: &enforced,
         sized_for: &limits.memory,
         heap: plan.heap.as_ref(),
         heap_percent: config.heap_percent,

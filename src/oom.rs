@@ -226,6 +226,30 @@ fn heap_line(death: &Death<'_>) -> String {
 
 fn advice(death: &Death<'_>) -> String {
     let raise = "or give the container a larger memory limit";
+    // A limit lowered under a running command (an in-place resize): it was sized for more, by
+    // a detected limit (an override of the user's is their choice, told above).
+    let detected = matches!(
+        death.sized_for,
+        Limit::Set {
+            source: crate::limits::Source::File { .. },
+            ..
+        }
+    );
+    if let (Some(enforced), Some(sized), true) =
+        (death.enforced.value(), death.sized_for.value(), detected)
+    {
+        if enforced < sized
+            && death
+                .heap
+                .is_some_and(|h| matches!(h.decided_by, HeapDecidedBy::Jwrap { .. }))
+        {
+            return format!(
+                "To fix: restart {} after a lower limit, so that jwrap sizes it for the new one, \
+                 {raise}.",
+                death.program
+            );
+        }
+    }
     let jwrap_flag = match death.heap.map(|h| &h.decided_by) {
         Some(HeapDecidedBy::Jwrap { flag, .. }) => Some(flag.as_str()),
         _ => None,

@@ -27,5 +27,6 @@ mod plan;
 mod readme;
 mod real_cgroup;
 mod realcg;
+mod resize;
 mod runtimes;
 mod servers;

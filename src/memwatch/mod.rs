@@ -86,8 +86,11 @@ pub struct Sampler {
     last_older: Option<Instant>,
     known: HashMap<i32, Known>,
     sizing: Sizing,
-    /// The limit at the last sample.
+    /// The limit at the last sample, and the file it came from.
     limit: Option<u64>,
+    limit_file: Option<String>,
+    /// The limit detection found at the start.
+    detected_limit: Option<u64>,
     /// The JVM followed, as its performance data last described it.
     jvm: Option<Observed>,
     /// A limit at or above this is none.
@@ -138,6 +141,8 @@ impl Sampler {
             known: HashMap::new(),
             sizing,
             limit: detection.memory.value(),
+            limit_file: None,
+            detected_limit: detection.memory.value(),
             jvm: None,
             host_memory: detection
                 .host
@@ -196,28 +201,41 @@ impl Sampler {
             .ok()
     }
 
-    /// The lowest limit the followed files set now: `None` when none could be read,
-    /// `Some(None)` when none sets a limit (`max`, `-1`, or at least the host's memory).
-    fn read_limit(&self) -> Option<Option<u64>> {
-        let values: Vec<LimitValue> = self
+    /// The lowest limit the followed files set now, with its file: `None` when none could be
+    /// read, `Some(None)` when none sets a limit (`max`, `-1`, or at least the host's memory).
+    fn read_limit(&self) -> Option<Option<(u64, String)>> {
+        let values: Vec<(LimitValue, &String)> = self
             .files
             .limits
             .iter()
-            .filter_map(|path| self.root.read(Path::new(path)).ok())
-            .filter_map(|text| parse::limit_value(&text))
+            .filter_map(|path| {
+                let text = self.root.read(Path::new(path)).ok()?;
+                Some((parse::limit_value(&text)?, path))
+            })
             .collect();
         if values.is_empty() {
             return None;
         }
         Some(
             values
-                .iter()
-                .filter_map(|value| match value {
-                    LimitValue::Value(bytes) if *bytes < self.host_memory => Some(*bytes),
+                .into_iter()
+                .filter_map(|(value, path)| match value {
+                    LimitValue::Value(bytes) if bytes < self.host_memory => {
+                        Some((bytes, path.clone()))
+                    }
                     _ => None,
                 })
-                .min(),
+                .min_by_key(|(bytes, _)| *bytes),
         )
+    }
+
+    /// The limit now, when it differs from the one detected at the start: its value and file.
+    #[must_use]
+    pub fn changed_limit(&self) -> Option<(u64, &str)> {
+        if self.limit == self.detected_limit {
+            return None;
+        }
+        Some((self.limit?, self.limit_file.as_deref()?))
     }
 
     /// One sample, now.
@@ -278,7 +296,13 @@ impl Sampler {
         Some(Sample {
             t_ms,
             usage_bytes,
-            limit_bytes: self.read_limit().unwrap_or(self.limit),
+            limit_bytes: match self.read_limit() {
+                Some(read) => {
+                    self.limit_file = read.as_ref().map(|(_, file)| file.clone());
+                    read.map(|(bytes, _)| bytes)
+                }
+                None => self.limit,
+            },
             stat,
             events,
             pressure_some_avg10: pressure,
