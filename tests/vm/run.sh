@@ -220,6 +220,16 @@ detection_checks() {
   info_check "$v: leaf looser in memory, tighter in CPU: the parent's memory, the leaf's $(cpus_of $mixed_quota) CPU" \
     info-mixed memory.limit_bytes=$parent_mem cpu.limit="$(cpus_of $mixed_quota)" \
     "memory.source~parent/$memory_file" "cpu.source~mixed/$cpu_file"
+  local name="$v: an out-of-memory kill is explained with the process that filled the group"
+  if ! section oom; then
+    fail "$name" "$(boot_trouble oom)"
+  elif grep -q '^exit=137$' "$boot_dir/oom" &&
+    grep -q "killed by the kernel's out-of-memory killer" "$boot_dir/oom" &&
+    grep -q '^jwrap: What filled it: process memory — .*awk (pid ' "$boot_dir/oom"; then
+    pass "$name: $(grep -o 'What filled it: [^;]*' "$boot_dir/oom" | head -1)"
+  else
+    fail "$name" "$(grep -v '^== ' "$boot_dir/oom" | tr '\n' ' ' | cut -c1-600)"
+  fi
 }
 
 # ---- boot 1: cgroup v2 guest, detection and the JDK blind to v2 ----
