@@ -165,6 +165,12 @@ impl Reader<'_> {
 /// Parse a whole file. Entries are read up to the count the prologue gives or the first that
 /// does not fit (the JVM may be adding one as we read).
 pub fn parse(bytes: &[u8]) -> Result<PerfData, ParseError> {
+    parse_only(bytes, |_| true)
+}
+
+/// As `parse`, keeping only the entries whose name `keep` accepts (a watch that reads the file
+/// ten times a second needs a dozen of its three hundred).
+pub fn parse_only(bytes: &[u8], keep: impl Fn(&[u8]) -> bool) -> Result<PerfData, ParseError> {
     if bytes.len() < PROLOGUE_LEN {
         return Err(ParseError::TooShort(bytes.len()));
     }
@@ -207,6 +213,10 @@ pub fn parse(bytes: &[u8]) -> Result<PerfData, ParseError> {
             .iter()
             .position(|&b| b == 0)
             .unwrap_or(name_bytes.len());
+        if !keep(&name_bytes[..name_end]) {
+            at += entry_len;
+            continue;
+        }
         let name = String::from_utf8_lossy(&name_bytes[..name_end]).into_owned();
         let value = match (kind, vector_len) {
             (b'J', 0) => Value::Long(local.i64(data_at)?),
@@ -383,6 +393,11 @@ pub fn find(tmp: &Path, pid: i32) -> Option<PathBuf> {
 
 /// Read and parse one file: a regular file of at most `MAX_FILE` bytes.
 pub fn read(path: &Path) -> Result<PerfData, ReadError> {
+    read_only(path, |_| true)
+}
+
+/// As `read`, keeping only the entries `keep` accepts (`parse_only`).
+pub fn read_only(path: &Path, keep: impl Fn(&[u8]) -> bool) -> Result<PerfData, ReadError> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
@@ -402,5 +417,5 @@ pub fn read(path: &Path) -> Result<PerfData, ReadError> {
             MAX_FILE >> 10
         )));
     }
-    parse(&bytes).map_err(ReadError::Parse)
+    parse_only(&bytes, keep).map_err(ReadError::Parse)
 }

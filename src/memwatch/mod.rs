@@ -3,8 +3,8 @@
 //! the memory limit, and when the kernel kills the command, says which region filled the
 //! container (`blame`).
 //!
-//! The pace follows the usage: every 1 s below half the limit, then 500, 250 and 100 ms as it
-//! nears the limit (2 s without a limit). A sample reads about a dozen small files; the cost
+//! The pace follows the usage: every 1 s below half the limit, then 500 and 250 ms as it nears
+//! the limit (100 ms above 90 % without the kernel's notifications; 2 s without a limit). A sample reads about a dozen small files; the cost
 //! is in BENCHMARKS.md ("Memory watch").
 //!
 //! `Sampler` is the init's `Periodic`: the loop calls it at its times and knows nothing else.
@@ -69,6 +69,25 @@ enum Known {
     Other(Instant),
 }
 
+/// The performance data entries a sample uses (name prefixes): the heap's generations, the
+/// collector, metaspace, compiled code, threads, classes, the options and the start's end.
+const PERF_ENTRIES: [&[u8]; 8] = [
+    b"sun.gc.generation.",
+    b"sun.gc.collector.0.name",
+    b"sun.gc.metaspace.capacity",
+    b"sun.ci.nmethodSize",
+    b"java.threads.live",
+    b"java.cls.",
+    b"java.rt.vmArgs",
+    b"sun.rt.createVmEndTime",
+];
+
+/// A JVM's performance data is read at most this often: its counters change at collections,
+/// and reading it is most of a sample's cost.
+const JVM_EVERY: Duration = Duration::from_millis(500);
+/// ... unless the usage moved by this much since.
+const JVM_AGAIN_AFTER: u64 = 4 * MIB;
+
 /// How long a process without performance data is looked at again.
 const JVM_START: Duration = Duration::from_secs(30);
 
@@ -97,6 +116,8 @@ pub struct Sampler {
     host_memory: u64,
     /// Wakes the watch as the usage nears the limit, where the cgroup allows it.
     notifier: Option<Notifier>,
+    /// The JVM as last read, when, and the usage then.
+    last_jvm: Option<(Instant, u64, Jvm)>,
 }
 
 impl Sampler {
@@ -151,6 +172,7 @@ impl Sampler {
                 .unwrap_or(UNLIMITED_FLOOR)
                 .min(UNLIMITED_FLOOR),
             notifier: None,
+            last_jvm: None,
         };
         sampler.arm();
         Some(sampler)
@@ -284,7 +306,21 @@ impl Sampler {
             })
             .collect();
         self.known.retain(|pid, _| pids.contains(pid));
-        let jvm = self.read_jvm(&processes);
+        // The JVM's data again after JVM_EVERY, or at once when the usage moved (a fast fill).
+        let jvm = match &self.last_jvm {
+            Some((at, usage, jvm))
+                if at.elapsed() < JVM_EVERY
+                    && usage.abs_diff(usage_bytes) < JVM_AGAIN_AFTER
+                    && processes.iter().any(|p| p.pid == jvm.pid) =>
+            {
+                Some(jvm.clone())
+            }
+            _ => {
+                let jvm = self.read_jvm(&processes);
+                self.last_jvm = jvm.clone().map(|jvm| (Instant::now(), usage_bytes, jvm));
+                jvm
+            }
+        };
         processes.sort_by_key(|p| std::cmp::Reverse(p.private_bytes()));
         let jvm_pid = jvm.as_ref().map(|j| j.pid);
         let mut kept: Vec<Process> = Vec::with_capacity(MAX_PROCESSES_KEPT + 1);
@@ -332,7 +368,9 @@ impl Sampler {
                 continue;
             };
             // Its counters are filled in while it starts: read once it has started.
-            let Ok(data) = hsperf::read(path) else {
+            let Ok(data) = hsperf::read_only(path, |name| {
+                PERF_ENTRIES.iter().any(|prefix| name.starts_with(prefix))
+            }) else {
                 continue;
             };
             if data
@@ -401,8 +439,10 @@ impl Sampler {
         }
     }
 
-    /// The pace: faster as the usage nears the limit.
-    fn interval(sample: Option<&Sample>) -> Duration {
+    /// The pace: faster as the usage nears the limit. Above 90 % with a notifier armed, the
+    /// kernel wakes the watch for the last stretch (v1 at 95 and 98 %, v2 when the usage meets
+    /// `memory.high` or `memory.max`), so 250 ms is enough; without one, 100 ms.
+    fn interval(sample: Option<&Sample>, notified: bool) -> Duration {
         let Some(sample) = sample else {
             return Duration::from_secs(1);
         };
@@ -414,6 +454,7 @@ impl Sampler {
             0..500 => 1000,
             500..800 => 500,
             800..900 => 250,
+            _ if notified => 250,
             _ => 100,
         })
     }
@@ -491,7 +532,7 @@ impl Periodic for Watching {
             notifier.rearm();
         }
         let sample = self.sampler.take();
-        let interval = Sampler::interval(sample.as_ref());
+        let interval = Sampler::interval(sample.as_ref(), self.sampler.notifier.is_some());
         if let Some(sample) = sample {
             let limit = sample.limit_bytes;
             self.sampler.keep(sample);
