@@ -202,6 +202,9 @@ fn owns_terminal() -> bool {
 pub trait Periodic {
     fn due(&self) -> Option<Instant>;
     fn run(&mut self, child: i32);
+    /// Called once, right after the child was started: what must be ready before the child
+    /// gets far, and must not delay its start.
+    fn started(&mut self) {}
     /// A descriptor that, when ready, makes the work due at once (the memory watch's
     /// threshold notifications), and for what readiness.
     fn wake_fd(&self) -> Option<(BorrowedFd<'_>, Wake)> {
@@ -273,6 +276,9 @@ pub fn run<'a>(
     ));
     let mut supervisor = Supervisor::new(child, supervision, own_pid, signals, job_control);
     supervisor.periodic = periodic;
+    for periodic in &mut supervisor.periodic {
+        periodic.started();
+    }
     if parent_died {
         if let Some(signal) = supervision.pdeath_signal {
             log::info("the parent was gone before jwrap started watching it");

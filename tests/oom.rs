@@ -394,8 +394,9 @@ fn a_real_kill_9_is_not_explained() {
 
 #[test]
 fn a_non_java_oom_is_explained_with_its_process_and_quiet_keeps_it() {
-    // tail keeps the last "line" of an endless stream without newlines: all of it.
-    let pipeline = "head -c 600m /dev/zero | tail";
+    // tail keeps the last "line" of a stream without newlines: all of it. 4 MiB every 20 ms:
+    // the group fills in about a third of a second.
+    let pipeline = "for i in $(seq 150); do head -c 4m /dev/zero; sleep 0.02; done | tail";
     let loud = match group("oom-pipeline", 64) {
         Ok(group) => group,
         Err(reason) => skip!("{reason}"),

@@ -88,6 +88,10 @@ const JVM_EVERY: Duration = Duration::from_millis(500);
 /// ... unless the usage moved by this much since.
 const JVM_AGAIN_AFTER: u64 = 4 * MIB;
 
+/// The first sample, after the child started: the kernel's notifications cover a fill
+/// before it.
+const FIRST_SAMPLE: Duration = Duration::from_millis(50);
+
 /// How long a process without performance data is looked at again.
 const JVM_START: Duration = Duration::from_secs(30);
 
@@ -155,7 +159,7 @@ impl Sampler {
             tmp: root.real_path(Path::new("/tmp")),
             own_pid: std::process::id().try_into().unwrap_or(0),
             started: now,
-            next: Some(now),
+            next: None,
             recent: VecDeque::with_capacity(RECENT),
             older: VecDeque::with_capacity(OLDER),
             last_older: None,
@@ -174,7 +178,6 @@ impl Sampler {
             notifier: None,
             last_jvm: None,
         };
-        sampler.arm();
         Some(sampler)
     }
 
@@ -539,6 +542,14 @@ impl Periodic for Watching {
             self.sampler.follow_limit(limit, &self.program);
         }
         self.sampler.next = Some(Instant::now() + interval);
+    }
+
+    /// Armed once the child runs (not before: jwrap's start-up is part of every container's),
+    /// the first sample a little later.
+    fn started(&mut self) {
+        self.sampler.arm();
+        self.sampler.started = Instant::now();
+        self.sampler.next = Some(self.sampler.started + FIRST_SAMPLE);
     }
 
     fn wake_fd(&self) -> Option<(BorrowedFd<'_>, Wake)> {
