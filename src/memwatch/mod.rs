@@ -149,7 +149,7 @@ impl Sampler {
             }
         }
         let now = Instant::now();
-        let mut sampler = Sampler {
+        let sampler = Sampler {
             root: root.clone(),
             files: Files {
                 dir,
