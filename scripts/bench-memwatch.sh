@@ -10,13 +10,14 @@
 # (above 90 %: the fastest pace); each for SECONDS (default 60). jwrap's CPU time is utime +
 # stime from /proc/PID/stat at the end of the run, its resident memory VmRSS and VmHWM. "load":
 # tests/java-programs/AllocService.java under `ab -n 20000 -c 50` (1 MiB per request, heap
-# 400 MiB), ROUNDS times each way (default 3), alternating.
+# 400 MiB), ROUNDS times each way (default 3), alternating. PARTS: "steady load" (default), or one.
 # Needs root, cgroup v1 memory, a JDK, ab.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 JWRAP=${1:-$repo/target/jwrap-static-amd64}
 SECONDS_RUN=${SECONDS_RUN:-60}
 ROUNDS=${ROUNDS:-3}
+PARTS=${PARTS:-steady load}
 MIB=1048576
 hz=$(getconf CLK_TCK)
 classes=$(mktemp -d /tmp/jwrap-bench-memwatch.XXXXXX)
@@ -74,15 +75,19 @@ load() { # watch -> req/s
 
 echo "Run $(date -u +%F) at commit $(git -C "$repo" rev-parse --short HEAD) on $(nproc) CPUs, $(java -version 2>&1 | head -1), $JWRAP."
 echo
-echo "| watch | heap (usage) | run | jwrap CPU | of one CPU | jwrap VmRSS | jwrap VmHWM |"
-echo "|---|---|---|---|---|---|---|"
-for heap in 64 452; do
-  for watch in off on; do steady "$watch" "$heap"; done
-done
-echo
-echo "| round | requests/s, watch off | requests/s, watch on |"
-echo "|---|---|---|"
-for round in $(seq "$ROUNDS"); do
-  off=$(load off); on=$(load on)
-  echo "| $round | $off | $on |"
-done
+if [[ " $PARTS " == *" steady "* ]]; then
+  echo "| watch | heap (usage) | run | jwrap CPU | of one CPU | jwrap VmRSS | jwrap VmHWM |"
+  echo "|---|---|---|---|---|---|---|"
+  for heap in 64 452; do
+    for watch in off on; do steady "$watch" "$heap"; done
+  done
+  echo
+fi
+if [[ " $PARTS " == *" load "* ]]; then
+  echo "| round | requests/s, watch off | requests/s, watch on |"
+  echo "|---|---|---|"
+  for round in $(seq "$ROUNDS"); do
+    off=$(load off); on=$(load on)
+    echo "| $round | $off | $on |"
+  done
+fi

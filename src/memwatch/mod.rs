@@ -307,6 +307,9 @@ impl Sampler {
                     .ok()?;
                 sample::process_status(pid, &text)
             })
+            // A process with nothing resident is a zombie, or being killed right now: its
+            // memory is going, and says nothing of what it held.
+            .filter(|p| p.rss_anon_bytes + p.rss_file_bytes + p.rss_shmem_bytes > 0)
             .collect();
         self.known.retain(|pid, _| pids.contains(pid));
         // The JVM's data again after JVM_EVERY, or at once when the usage moved (a fast fill).
