@@ -285,3 +285,18 @@ fn a_lowered_limit_warns_and_proposes_a_soft_heap_limit_where_the_collector_foll
         "{node}"
     );
 }
+
+#[test]
+fn a_sample_taken_while_the_killed_jvm_is_torn_down_is_not_the_end() {
+    let mut samples: Vec<Sample> = (0..8)
+        .map(|i| at(i * 250, j(8, 20 + i * 25, 20, 30), &[], 0))
+        .collect();
+    // The JVM is gone from the list, its memory still charged (usage as high as before).
+    let mut gone = at(2100, None, &[], 0);
+    gone.usage_bytes = samples.last().unwrap().usage_bytes;
+    gone.stat.kernel_bytes = Some(gone.usage_bytes);
+    samples.push(gone);
+    assert_eq!(blame::before_kill(&samples).len(), 8);
+    let (region, text) = cause(&samples, "");
+    assert_eq!(region, Region::Metaspace, "{text}");
+}

@@ -219,12 +219,25 @@ pub fn before_kill(samples: &[Sample]) -> &[Sample] {
         return samples;
     };
     let since = last.t_ms.saturating_sub(WINDOW_MS);
-    let peak = samples
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.t_ms >= since)
-        .max_by_key(|(_, s)| (unreclaimable(s), s.t_ms))
-        .map_or(samples.len(), |(index, _)| index + 1);
+    // While the killed process is torn down its memory is still charged for a moment, but it
+    // is no longer in the list: a sample whose processes hold less than half of the usage came
+    // after the kill (unless none holds more, as when the kernel's own memory filled it).
+    let holding = |s: &Sample| {
+        let held: u64 = s.processes.iter().map(Process::private_bytes).sum();
+        held.saturating_mul(2) >= unreclaimable(s)
+    };
+    let recent = || samples.iter().enumerate().filter(|(_, s)| s.t_ms >= since);
+    let pick = |candidates: Vec<(usize, &Sample)>| {
+        // The highest; of equal ones the first (the kernel may hold a group at its limit for
+        // seconds before it kills).
+        candidates
+            .into_iter()
+            .max_by_key(|(index, s)| (unreclaimable(s), std::cmp::Reverse(*index)))
+            .map(|(index, _)| index)
+    };
+    let peak = pick(recent().filter(|(_, s)| holding(s)).collect())
+        .or_else(|| pick(recent().collect()))
+        .map_or(samples.len(), |index| index + 1);
     &samples[..peak]
 }
 
