@@ -251,7 +251,10 @@ fn explain_oom_kill(
         jvm_args: jvm.map(|j| j.jvm_args.clone()),
     };
     let finding = blame::blame(&samples, &context);
-    let unseen = finding.is_none().then(|| blame::unseen(&samples)).flatten();
+    // Only a watch that ran can say it saw nothing (`--memory-watch off` says nothing).
+    let unseen = (finding.is_none() && sampler.is_some())
+        .then(|| blame::unseen(&samples))
+        .flatten();
     let death = oom::Death {
         exit,
         program: &program,

@@ -140,10 +140,10 @@ fn a_rising_kill_counter_and_sigkill_get_one_explanation_on_v2() {
     );
     let block = run.explanation();
     assert_eq!(block.len(), 6, "{}", run.stderr);
-    // The fake cgroup never nears its limit: the watch says it cannot tell what filled it.
+    // The fake cgroup never nears its limit (and the command dies at once): the watch says it
+    // cannot tell what filled it.
     assert!(
-        block[2].starts_with("jwrap: The memory watch cannot name what filled it: ")
-            && block[2].contains("of the 1024 MiB limit in use"),
+        block[2].starts_with("jwrap: The memory watch cannot name what filled it: "),
         "{}",
         block[2]
     );
@@ -429,4 +429,16 @@ fn a_non_java_oom_is_explained_with_its_process_and_quiet_keeps_it() {
     assert_eq!(kernel_kills(&quiet), 1);
     assert_eq!(run.explanation().len(), 6, "{}", run.stderr);
     assert!(!run.stderr.contains("warning:"), "{}", run.stderr);
+}
+
+#[test]
+fn with_the_watch_off_the_explanation_has_no_region() {
+    let (root, events) = v2_root();
+    let mut command = jwrap_sh(root.path(), false, OOM_KILLED, &events);
+    command.env("JWRAP_MEMORY_WATCH", "off");
+    let run = finish(command);
+    assert_eq!(run.code(), Some(137), "{}", run.stderr);
+    let block = run.explanation();
+    assert_eq!(block.len(), 5, "{}", run.stderr);
+    assert!(!run.stderr.contains("What filled it") && !run.stderr.contains("memory watch"));
 }

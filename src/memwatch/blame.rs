@@ -324,7 +324,13 @@ pub fn blame(samples: &[Sample], context: &Context) -> Option<Finding> {
 /// Why there is no finding although the watch took samples: a line for the explanation.
 #[must_use]
 pub fn unseen(samples: &[Sample]) -> Option<String> {
-    let peak = samples.iter().max_by_key(|s| (s.usage_bytes, s.t_ms))?;
+    let Some(peak) = samples.iter().max_by_key(|s| (s.usage_bytes, s.t_ms)) else {
+        return Some(
+            "The memory watch cannot name what filled it: the kill came before its first \
+             sample, and before any notification of the kernel's."
+                .to_string(),
+        );
+    };
     let limit = peak
         .limit_bytes
         .map(|l| format!(" of the {} limit", mib(l)))
